@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian machine, then runs the
+# whole test suite.  This is the README's second command; .ci/run runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+    gcc make clang libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+pip install -q torch==2.13.0
+pip install -q -e '.[test,bench,micropython]'
+python -m pytest -q "$@"

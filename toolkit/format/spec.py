@@ -1,0 +1,166 @@
+"""The single source of truth for the .bnm model format and the serial protocol.
+
+The writer, the reader, the protocol client, the MicroPython module and the
+generated C header (`firmware/include/bnrt_spec.h`, see `cheader.py`) all take
+their constants from here.  Everything is little-endian.  See docs/format.md and
+docs/protocol.md for the prose version of the same facts.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+# ---------------------------------------------------------------- model file
+MAGIC = b"BNMF"
+VERSION_MAJOR = 1
+VERSION_MINOR = 0
+PARAM_ALIGN = 8          # every tensor payload starts on this boundary
+NAME_NONE = 0xFFFFFFFF   # layer has no name in the strings section
+MAX_CHANNELS = 1 << 20
+
+# File header: 32 bytes.
+#   magic 4s | major B | minor B | header_size H | crc32 I | total_size I |
+#   layer_count H | flags H | layers_offset I | strings_offset I | strings_size I
+HEADER = struct.Struct("<4sBBHIIHHIII")
+HEADER_FIELDS = ("magic", "major", "minor", "header_size", "crc32", "total_size",
+                 "layer_count", "flags", "layers_offset", "strings_offset",
+                 "strings_size")
+HEADER_SIZE = HEADER.size                     # 32
+CRC_OFFSET = 8                                # the crc32 field itself is skipped
+FILE_FLAG_STRINGS = 0x0001                    # a strings section is present
+FILE_FLAGS_KNOWN = FILE_FLAG_STRINGS
+
+# Layer table entry: 40 bytes.
+#   op B | dtype B | layout B | flags B | channels I | params_offset I |
+#   params_size I | in_scale f | in_zero_point i | out_scale f |
+#   out_zero_point i | shift B | reserved 3x | name_offset I
+LAYER = struct.Struct("<BBBBIIIfifiB3xI")
+LAYER_FIELDS = ("op", "dtype", "layout", "flags", "channels", "params_offset",
+                "params_size", "in_scale", "in_zero_point", "out_scale",
+                "out_zero_point", "shift", "name_offset")
+LAYER_SIZE = LAYER.size                       # 40
+LAYER_FLAG_FMA = 0x01     # f32: y = fmaf(x, a, b); clear: y = x*a + b, two roundings
+LAYER_FLAGS_KNOWN = LAYER_FLAG_FMA
+
+# Operation kinds.  New kinds get new ids; readers reject unknown ids.
+OPS = {"bn_affine": 1}
+# Element types: id -> (name, bytes per element)
+DTYPES = {"f32": 1, "s8": 2, "s16": 3}
+DTYPE_SIZE = {"f32": 4, "s8": 1, "s16": 2}
+# Layouts: channels-first (N, C, *spatial) or channels-last (N, *spatial, C).
+LAYOUTS = {"nchw": 0, "nhwc": 1}
+
+# Per-channel parameter payloads of a bn_affine layer, by dtype (C = channels):
+#   f32: a[C] float32, then b[C] float32                        8 bytes/channel
+#   s8 : mult[C] int32, then bias[C] int32                      8 bytes/channel
+#   s16: bias[C] int64, then mult[C] int32                      12 bytes/channel
+PARAM_BYTES_PER_CHANNEL = {"f32": 8, "s8": 8, "s16": 12}
+
+# Integer arithmetic (docs/format.md, "Integer BatchNorm"):
+#   acc = q_in * mult[c] + bias[c]   (int32 for s8, int64 for s16)
+#   q_out = saturate(acc >> shift)   (arithmetic shift; rounding is folded into bias)
+# Limits the parser enforces so that acc can never overflow:
+S8_MULT_MAX = 1 << 23      # |mult| <= 2^23  -> |q*mult| <= 2^30
+S8_BIAS_MAX = 1 << 30      # |bias| <= 2^30  -> |acc| < 2^31
+S8_SHIFT_MAX = 31
+S16_BIAS_MAX = 1 << 62     # |q*mult| <= 2^46, |bias| <= 2^62 -> |acc| < 2^63
+S16_SHIFT_MAX = 62
+QRANGE = {"s8": (-128, 127), "s16": (-32768, 32767)}
+
+
+def crc32(data: bytes, crc: int = 0) -> int:
+    """CRC-32 (IEEE 802.3, reflected, as zlib) -- the firmware uses the same."""
+    return zlib.crc32(data, crc) & 0xFFFFFFFF
+
+
+def file_crc(blob: bytes) -> int:
+    """The file CRC covers every byte of the file except the crc32 field."""
+    return crc32(blob[CRC_OFFSET + 4:], crc32(blob[:CRC_OFFSET]))
+
+
+# ------------------------------------------------------------------ protocol
+PROTOCOL_VERSION = 1
+FIRMWARE_VERSION = 1
+FRAME_DELIMITER = 0x00      # frames are COBS-encoded and end with one 0x00
+# Decoded frame: header, payload, crc32 over header+payload.
+FRAME_HEADER = struct.Struct("<BBBB")        # cmd, seq, status, flags(0)
+FRAME_HEADER_FIELDS = ("cmd", "seq", "status", "flags")
+FRAME_CRC = struct.Struct("<I")
+FRAME_OVERHEAD = FRAME_HEADER.size + FRAME_CRC.size
+RESPONSE_BIT = 0x80         # response cmd = request cmd | RESPONSE_BIT
+NAK = 0xFF                  # the device's answer to a frame it could not decode
+
+COMMANDS = {
+    "INFO": 0x01,         # -> INFO_RESPONSE + board name
+    "LOAD_BEGIN": 0x02,   # LOAD_BEGIN -> (empty)
+    "LOAD_CHUNK": 0x03,   # LOAD_CHUNK + data -> (empty)
+    "LOAD_COMMIT": 0x04,  # (empty) -> LOAD_COMMIT_RESPONSE
+    "RUN": 0x05,          # RUN + input -> RUN_RESPONSE + output
+    "RESET": 0x06,        # (empty) -> (empty): drop any upload in progress
+    "MODEL_INFO": 0x07,   # MODEL_INFO -> MODEL_INFO_RESPONSE
+    "TRAIN": 0x08,        # reserved: on-device train-mode BN (issue 9)
+    "STATS": 0x09,        # reserved
+    "FREEZE": 0x0A,       # reserved
+}
+
+INFO_RESPONSE = struct.Struct("<HHIIIBBHBB")
+INFO_FIELDS = ("protocol_version", "firmware_version", "max_payload", "max_model",
+               "counter_hz", "dtype_mask", "layout_mask", "op_mask",
+               "counter_kind", "name_length")   # then name_length bytes of name
+COUNTER_KINDS = {"none": 0, "cycles": 1, "instructions": 2}
+LOAD_BEGIN = struct.Struct("<II")             # total_size, crc32 (file_crc)
+LOAD_CHUNK = struct.Struct("<I")              # offset, then the bytes
+LOAD_COMMIT_RESPONSE = struct.Struct("<IH2x")  # model crc32, layer_count
+RUN = struct.Struct("<HHIII")                 # layer, reserved(0), spatial, first, count
+RUN_FIELDS = ("layer", "reserved", "spatial", "first", "count")
+RUN_RESPONSE = struct.Struct("<I")            # counter ticks spent in the kernel (0: none)
+MODEL_INFO = struct.Struct("<H")              # layer index
+MODEL_INFO_RESPONSE = struct.Struct("<IHHBBBBI")
+MODEL_INFO_FIELDS = ("crc32", "layer_count", "layer", "op", "dtype", "layout",
+                     "flags", "channels")
+
+# ------------------------------------------------------------ status codes
+# One list for the C runtime, the firmware and the host: (NAME, message, fix).
+STATUSES = [
+    ("OK", "ok", ""),
+    ("ERR_ARG", "invalid argument", "check the call's pointers and sizes"),
+    ("ERR_MAGIC", "not a .bnm model file (bad magic)", "export the model with `toolkit export`"),
+    ("ERR_VERSION", "unsupported model format version", "re-export with this toolkit version"),
+    ("ERR_TRUNCATED", "model file is truncated", "copy or upload the whole file again"),
+    ("ERR_SIZE", "model size field does not match the data", "re-export the model"),
+    ("ERR_CRC", "model CRC mismatch: the file is corrupted", "copy or upload the file again"),
+    ("ERR_HEADER", "invalid field in the model header", "re-export the model"),
+    ("ERR_BOUNDS", "an offset or length points outside the model", "re-export the model"),
+    ("ERR_ALIGN", "misaligned tensor or buffer", "place the model on an 8-byte boundary"),
+    ("ERR_OP", "unknown operation kind", "update the firmware or re-export"),
+    ("ERR_DTYPE", "unknown or unsupported dtype", "use f32, s16 or s8"),
+    ("ERR_LAYOUT", "unknown layout", "use nchw or nhwc"),
+    ("ERR_CHANNELS", "invalid channel count", "re-export the model"),
+    ("ERR_QUANT", "quantization parameter out of range", "re-export with other calibration data"),
+    ("ERR_STRINGS", "invalid strings section", "re-export the model"),
+    ("ERR_LAYER", "layer index out of range", "use a layer index below the layer count"),
+    ("ERR_SHAPE", "tensor shape does not fit the layer", "send whole channels and matching sizes"),
+    ("ERR_NO_MODEL", "no model is loaded", "upload a model first (`toolkit flash`)"),
+    ("ERR_FRAME_CRC", "frame CRC mismatch", "retry; check the serial link"),
+    ("ERR_FRAME_SIZE", "frame larger than the board accepts", "send smaller frames"),
+    ("ERR_FRAME_FORMAT", "malformed frame", "retry; check the serial link"),
+    ("ERR_COMMAND", "unknown command", "update the firmware"),
+    ("ERR_LOAD_STATE", "no upload in progress", "start with LOAD_BEGIN"),
+    ("ERR_LOAD_RANGE", "upload chunk outside the announced size or out of order", "resend from the last acknowledged offset"),
+    ("ERR_TOO_LARGE", "model larger than the board's model slot", "use fewer layers or a board with more RAM"),
+    ("ERR_INCOMPLETE", "upload is missing bytes", "send every chunk before LOAD_COMMIT"),
+    ("ERR_BATCH", "train-mode BN needs more than one value per channel", "send a larger batch"),
+    ("ERR_UNSUPPORTED", "not supported by this firmware build", "use a dtype, op or command the board lists in INFO"),
+]
+STATUS = {name: code for code, (name, _, _) in enumerate(STATUSES)}
+
+
+def status_name(code: int) -> str:
+    return STATUSES[code][0] if 0 <= code < len(STATUSES) else f"STATUS_{code}"
+
+
+def status_message(code: int) -> str:
+    if 0 <= code < len(STATUSES):
+        _, msg, fix = STATUSES[code]
+        return f"{msg} ({STATUSES[code][0]}); {fix}" if fix else msg
+    return f"unknown status {code}"
