@@ -23,6 +23,11 @@
  *   the accumulator cannot overflow.
  *
  * `in` and `out` may be the same buffer (in-place); otherwise they must not overlap.
+ *
+ * Build contract (firmware/mk/core.mk, CORE_CFLAGS): -ffp-contract=off so that
+ * the unfused f32 form is never contracted into an FMA behind our back, and
+ * -fno-strict-aliasing because parameters are read in place from the byte blob.
+ * The runtime assumes a little-endian target (all Cortex-M builds and x86).
  */
 #ifndef BNRT_H
 #define BNRT_H
@@ -62,7 +67,8 @@ typedef struct {
     uint32_t name_offset;  /* into the strings section, or BNRT_NAME_NONE */
 } bnrt_layer_t;
 
-/* Human-readable name of a status ("ERR_CRC"); never NULL. */
+/* Name of a status as in spec.py ("ERR_CRC"); "UNKNOWN" for a value outside
+ * the list.  Never NULL. */
 const char *bnrt_status_name(bnrt_status_t status);
 
 /* CRC-32 as zlib computes it: bnrt_crc32(0, data, len) == zlib.crc32(data).
@@ -72,21 +78,31 @@ uint32_t bnrt_crc32(uint32_t crc, const uint8_t *data, size_t len);
 /* Validate `blob` completely (magic, version, sizes, CRC, every offset, length,
  * alignment, op, dtype, layout, channel count and quantization parameter) and
  * fill `model`.  The blob must start on an 8-byte boundary.  On any error
- * `model` is left zeroed and nothing else is touched. */
+ * `model` is left zeroed and nothing else is touched.
+ * Statuses: ERR_ARG (NULL model or blob), ERR_ALIGN (blob not 8-byte aligned),
+ * then the file checks in the order of docs/format.md "Validation" and
+ * toolkit/format/reader.py, so every reader names a corrupt file alike. */
 bnrt_status_t bnrt_model_load(bnrt_model_t *model, const uint8_t *blob, size_t size);
 
-/* Decode layer `index` of a loaded model. */
+/* Decode layer `index` of a loaded model.  ERR_ARG for NULL pointers,
+ * ERR_NO_MODEL for a model that failed to load, ERR_LAYER for a bad index. */
 bnrt_status_t bnrt_model_layer(const bnrt_model_t *model, uint32_t index, bnrt_layer_t *layer);
 
 /* Run layer `index` on a whole tensor of batch x channels x spatial elements
- * of the layer's dtype, in the layer's layout. */
+ * of the layer's dtype, in the layer's layout.  Statuses: those of
+ * bnrt_model_layer, then those of the kernel. */
 bnrt_status_t bnrt_model_run(const bnrt_model_t *model, uint32_t index, const void *in,
                              void *out, uint32_t batch, uint32_t spatial);
 
 /* Run layer `index` on elements [first, first + count) of a tensor (any batch)
  * with `spatial` elements per channel, in the layer's layout.  `in`/`out` hold
  * only those `count` elements.  Lets a host stream a tensor in frame-sized
- * chunks that need not start or end on a sample or channel boundary. */
+ * chunks that need not start or end on a sample or channel boundary.
+ * NCHW element e belongs to channel (e / spatial) % channels, NHWC element e
+ * to channel e % channels.  Checks, in order: ERR_ARG (NULL model), ERR_NO_MODEL,
+ * ERR_LAYER; count == 0 is OK and touches nothing; ERR_ARG (NULL in/out or a
+ * count whose byte size overflows size_t); ERR_SHAPE (spatial == 0, or
+ * first + count beyond 2^32 - 1).  Runs at most five kernel calls. */
 bnrt_status_t bnrt_model_run_range(const bnrt_model_t *model, uint32_t index,
                                    uint32_t spatial, uint32_t first, uint32_t count,
                                    const void *in, void *out);
@@ -94,7 +110,9 @@ bnrt_status_t bnrt_model_run_range(const bnrt_model_t *model, uint32_t index,
 /* Kernels: pure math over raw pointers.  BNRT_ERR_ARG for NULL pointers (with
  * a non-zero element count), zero channels, an unknown layout or a
  * batch*channels*spatial that overflows size_t; BNRT_ERR_QUANT for an
- * out-of-range shift.  A zero batch or spatial size is a valid empty tensor. */
+ * out-of-range shift.  A zero batch or spatial size is a valid empty tensor.
+ * Parameters are not range-checked here (that is the parser's job): callers
+ * passing mult/bias outside the ranges above get undefined results. */
 bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
                                  uint32_t channels, uint32_t spatial, uint8_t layout,
                                  const float *a, const float *b, uint8_t flags);

@@ -77,6 +77,7 @@ def render() -> str:
         f"#define BNRT_FRAME_OVERHEAD {spec.FRAME_OVERHEAD}u",
         f"#define BNRT_RESPONSE_BIT 0x{spec.RESPONSE_BIT:02X}u",
         f"#define BNRT_NAK 0x{spec.NAK:02X}u",
+        f"#define BNRT_FRAME_TIMEOUT_MS {spec.FRAME_TIMEOUT_MS}u",
     ]
     L += _struct_block("FRAME", spec.FRAME_HEADER, spec.FRAME_HEADER_FIELDS)
     L += [f"#define BNRT_CMD_{k} 0x{v:02X}u" for k, v in spec.COMMANDS.items()]

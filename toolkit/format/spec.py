@@ -61,7 +61,7 @@ PARAM_BYTES_PER_CHANNEL = {"f32": 8, "s8": 8, "s16": 12}
 #   q_out = saturate(acc >> shift)   (arithmetic shift; rounding is folded into bias)
 # Limits the parser enforces so that acc can never overflow:
 S8_MULT_MAX = 1 << 23      # |mult| <= 2^23  -> |q*mult| <= 2^30
-S8_BIAS_MAX = 1 << 30      # |bias| <= 2^30  -> |acc| < 2^31
+S8_BIAS_MAX = (1 << 30) - 1  # |bias| < 2^30 -> |acc| <= 2^31 - 1
 S8_SHIFT_MAX = 31
 S16_BIAS_MAX = 1 << 62     # |q*mult| <= 2^46, |bias| <= 2^62 -> |acc| < 2^63
 S16_SHIFT_MAX = 62
@@ -89,6 +89,7 @@ FRAME_CRC = struct.Struct("<I")
 FRAME_OVERHEAD = FRAME_HEADER.size + FRAME_CRC.size
 RESPONSE_BIT = 0x80         # response cmd = request cmd | RESPONSE_BIT
 NAK = 0xFF                  # the device's answer to a frame it could not decode
+FRAME_TIMEOUT_MS = 200      # the device drops a partial frame after this long without a byte
 
 COMMANDS = {
     "INFO": 0x01,         # -> INFO_RESPONSE + board name
@@ -107,8 +108,9 @@ INFO_RESPONSE = struct.Struct("<HHIIIBBHBB")
 INFO_FIELDS = ("protocol_version", "firmware_version", "max_payload", "max_model",
                "counter_hz", "dtype_mask", "layout_mask", "op_mask",
                "counter_kind", "name_length")   # then name_length bytes of name
-COUNTER_KINDS = {"none": 0, "cycles": 1, "instructions": 2}
-LOAD_BEGIN = struct.Struct("<II")             # total_size, crc32 (file_crc)
+COUNTER_KINDS = {"none": 0, "cycles": 1, "instructions": 2, "time": 3}   # time: wall clock at counter_hz
+# INFO masks: bit (1 << id) set for every supported DTYPES / LAYOUTS / OPS id.
+LOAD_BEGIN = struct.Struct("<II")             # total_size, crc32 of the whole blob (spec.crc32(blob))
 LOAD_CHUNK = struct.Struct("<I")              # offset, then the bytes
 LOAD_COMMIT_RESPONSE = struct.Struct("<IH2x")  # model crc32, layer_count
 RUN = struct.Struct("<HHIII")                 # layer, reserved(0), spatial, first, count

@@ -1,0 +1,55 @@
+/* s8 bn_affine: acc = x*mult[c] + bias[c] (int32), y = sat8(acc >> shift).
+ *
+ * The parser bounds |mult| <= 2^23 and |bias| <= 2^30, so the accumulator
+ * never overflows int32.  Per element on Cortex-M4: LDRSB, MLA, ASR, SSAT,
+ * STRB.  (A 4-lane SMLAD path does not apply: mult needs up to 24 bits.)
+ * ">>" on a negative int is an arithmetic shift on every compiler we target.
+ * The sum is formed in uint32 (wrapping, never undefined behaviour): the
+ * spec's limits allow exactly one accumulator outside int32, q = -128,
+ * mult = -2^23, bias = 2^30 (acc = 2^31), which then reads as -2^31
+ * (docs/runtime.md, "Known issue"). */
+#include "kernel_args.h"
+
+bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
+                                uint32_t channels, uint32_t spatial, uint8_t layout,
+                                const int32_t *mult, const int32_t *bias, uint8_t shift)
+{
+    size_t n;
+    bnrt_status_t st = bnrt_kernel_args(batch, channels, spatial, layout, in, out,
+                                        mult, bias, &n);
+    if (st != BNRT_OK) {
+        return st;
+    }
+    if (shift > BNRT_S8_SHIFT_MAX) {
+        return BNRT_ERR_QUANT;
+    }
+    if (n == 0u) {
+        return BNRT_OK; /* also avoids looping over batch*channels empty rows */
+    }
+    if (layout == BNRT_LAYOUT_NCHW) {
+        uint32_t i, c, s;
+        for (i = 0; i < batch; i++) {
+            for (c = 0; c < channels; c++) {
+                const int32_t m = mult[c], b = bias[c];
+                for (s = 0; s < spatial; s++) {
+                    const int32_t acc = (int32_t)((uint32_t)(in[s] * m) + (uint32_t)b);
+                    out[s] = BNRT_SAT8(acc >> shift);
+                }
+                in += spatial;
+                out += spatial;
+            }
+        }
+    } else {
+        size_t p, pixels = n / channels;
+        uint32_t c;
+        for (p = 0; p < pixels; p++) {
+            for (c = 0; c < channels; c++) {
+                const int32_t acc = (int32_t)((uint32_t)(in[c] * mult[c]) + (uint32_t)bias[c]);
+                out[c] = BNRT_SAT8(acc >> shift);
+            }
+            in += channels;
+            out += channels;
+        }
+    }
+    return BNRT_OK;
+}

@@ -1,0 +1,23 @@
+/* Internal: the argument check shared by the bn_affine kernels. */
+#ifndef BNRT_KERNEL_ARGS_H
+#define BNRT_KERNEL_ARGS_H
+
+#include "bnrt.h"
+
+/* Validate the shape and pointers of a kernel call; on BNRT_OK, *elements is
+ * batch*channels*spatial (no overflow).  Order: layout, channels, size_t
+ * overflow, NULL pointers (only when *elements != 0). */
+bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spatial,
+                               uint8_t layout, const void *in, const void *out,
+                               const void *p0, const void *p1, size_t *elements);
+
+/* Saturation to a signed bit width: SSAT on ARMv6/7-M and later, a clamp elsewhere. */
+#if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
+#define BNRT_SAT8(v) ((int8_t)__builtin_arm_ssat((v), 8))
+#define BNRT_SAT16(v) ((int16_t)__builtin_arm_ssat((v), 16))
+#else
+#define BNRT_SAT8(v) ((int8_t)((v) < -128 ? -128 : ((v) > 127 ? 127 : (v))))
+#define BNRT_SAT16(v) ((int16_t)((v) < -32768 ? -32768 : ((v) > 32767 ? 32767 : (v))))
+#endif
+
+#endif /* BNRT_KERNEL_ARGS_H */
