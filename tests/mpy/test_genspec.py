@@ -1,0 +1,13 @@
+"""micropython/bnrt_spec.py is generated from spec.py and must not be stale."""
+import importlib.util
+from pathlib import Path
+
+GEN = Path(__file__).resolve().parents[2] / "micropython" / "genspec.py"
+
+
+def test_generated_constants_are_current():
+    spec_ = importlib.util.spec_from_file_location("genspec", GEN)
+    mod = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(mod)
+    assert mod.OUTPUT.read_text() == mod.render(), \
+        "micropython/bnrt_spec.py is stale: run `python micropython/genspec.py`"
