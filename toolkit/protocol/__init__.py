@@ -1,0 +1,1 @@
+"""The serial protocol (docs/protocol.md): framing (pure functions) and Client."""

@@ -1,0 +1,112 @@
+"""Launcher for `kind = "sim"` boards: the firmware built for this computer
+(firmware/ports/host), serving the protocol on a pseudo-terminal or, with
+`tcp=PORT`, on socket://127.0.0.1:PORT."""
+from __future__ import annotations
+
+import ctypes
+import os
+import selectors
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from ..errors import BoardError, ToolMissing
+
+FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
+PR_SET_PDEATHSIG = 1
+
+
+def binary_path() -> Path:
+    build = Path(os.environ.get("BUILD", FIRMWARE_DIR / "build"))
+    return build / "host" / "bnrt-sim"
+
+
+def build() -> Path:
+    """`make -C firmware sim` (a no-op when up to date); returns the binary."""
+    try:
+        r = subprocess.run(["make", "-s", "-C", str(FIRMWARE_DIR), "sim"],
+                           capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        raise ToolMissing("`make` is not installed", "install make and gcc "
+                          "(scripts/setup-and-test.sh)") from None
+    except subprocess.TimeoutExpired:
+        raise ToolMissing("building the host simulator took over 5 minutes",
+                          "run `make -C firmware sim` by hand to see why") from None
+    if r.returncode != 0:
+        lines = (r.stderr or r.stdout).strip().splitlines()
+        raise ToolMissing(f"building the host simulator failed: {lines[-1] if lines else r.returncode}",
+                          "run `make -C firmware sim` to see the full error; gcc and make are needed")
+    return binary_path()
+
+
+def _die_with_parent() -> None:
+    # The simulator must never outlive the toolkit process that started it.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class Session:
+    """A running simulator.  `url` is for serial.serial_for_url."""
+
+    def __init__(self, board, proc: subprocess.Popen, url: str):
+        self.board, self.proc, self.url = board, proc, url
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def __del__(self):
+        proc = getattr(self, "proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
+
+def _first_line(proc: subprocess.Popen, timeout: float) -> str:
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    line, deadline = b"", time.monotonic() + timeout
+    try:
+        while not line.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                return ""
+            chunk = os.read(proc.stdout.fileno(), 1)
+            if not chunk:
+                return ""
+            line += chunk
+    finally:
+        sel.close()
+    return line.decode().strip()
+
+
+def start(board, *, tcp: int | None = None, timeout: float = 10.0, **options) -> Session:
+    """Build the simulator if needed, start it and wait (up to `timeout` s)
+    for the URL it serves on.  `tcp=0` picks a free TCP port."""
+    binary = build()
+    args = [str(binary)] + (["--tcp", str(int(tcp))] if tcp is not None else [])
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+    session = Session(board, proc, "")
+    url = _first_line(proc, timeout)
+    if not url:
+        session.stop()
+        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr and not proc.stderr.closed else ""
+        raise BoardError(f"the host simulator did not start within {timeout:g} s"
+                         + (f": {err}" if err else ""), "run firmware/build/host/bnrt-sim by hand to see why")
+    session.url = url
+    return session

@@ -1,0 +1,52 @@
+"""--plot: per-layer errors as a PNG (matplotlib, Agg backend)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .metrics import LSB_BINS
+
+
+def write_plot(report: dict, path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    layers = report["layers"]
+    names = [e["name"] for e in layers]
+    integer = report["dtype"] != "f32"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    err = [e["max_abs_err"] if isinstance(e["max_abs_err"], float) else 0.0 for e in layers]
+    axes[0].bar(range(len(names)), err, color=["tab:green" if e["pass"] else "tab:red" for e in layers])
+    axes[0].set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    axes[0].set_ylabel("max |device - torch eval|")
+    axes[0].set_title("largest error per layer (green: pass)")
+    if integer:
+        labels = [str(i) for i in range(LSB_BINS)] + [f">={LSB_BINS}"]
+        width = 0.8 / max(1, len(layers))
+        for k, e in enumerate(layers):
+            axes[1].bar([i + k * width for i in range(len(labels))], e["lsb_histogram"], width, label=e["name"])
+        axes[1].set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels)
+        axes[1].set_yscale("log")
+        axes[1].set_xlabel("|device - round(float_ref/scale) - zp| (LSB)")
+        axes[1].set_ylabel("elements")
+        axes[1].legend(fontsize=7)
+    else:
+        ulp = [e.get("max_ulp_err", 0) for e in layers]
+        axes[1].bar(range(len(names)), ulp)
+        axes[1].set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+        axes[1].set_ylabel("max ULP from torch eval")
+    fig.suptitle(f"toolkit verify: {report['board']}, {report['dtype']}, {report['samples']} samples")
+    fig.tight_layout()
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=100)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
