@@ -1,0 +1,112 @@
+# Cortex-M images for the boards in ../boards (kind "qemu" or "serial").
+#   make -C firmware board BOARD=qemu-mps2-an386   -> $(BUILD)/<board>/firmware.elf, .bin
+#   make -C firmware boards                        -> every Cortex-M board
+# Board settings come from boards/<name>/board.toml (read with ports/cortex-m/toml.awk);
+# sources: $(CORE_SRCS) (mk/core.mk) + $(LOOP_SRCS) (mk/sim.mk) + the port + the board file.
+ARM_ROOT := $(abspath $(FW_DIR)/..)
+ARM_BOARDS_DIR := $(ARM_ROOT)/boards
+ARM_PORTS := $(FW_DIR)/ports
+ARM_CC ?= arm-none-eabi-gcc
+ARM_OBJCOPY ?= arm-none-eabi-objcopy
+ARM_SIZE ?= arm-none-eabi-size
+# Every board.toml whose kind is qemu or serial.
+ARM_ALL_BOARDS := $(foreach t,$(sort $(wildcard $(ARM_BOARDS_DIR)/*/board.toml)),\
+    $(if $(filter qemu serial,$(shell awk -v sec= -v key=kind -f $(ARM_PORTS)/cortex-m/toml.awk $(t))),\
+        $(notdir $(patsubst %/,%,$(dir $(t))))))
+
+.PHONY: board boards
+boards:
+	@set -e; for b in $(ARM_ALL_BOARDS); do $(MAKE) --no-print-directory -f $(FW_DIR)/Makefile board BOARD=$$b; done
+
+ifeq ($(BOARD),)
+board:
+	$(error set BOARD, one of: $(strip $(ARM_ALL_BOARDS)))
+else ifneq ($(filter board,$(MAKECMDGOALS)),)
+# (Only when `board` is a goal: a BOARD in the environment must not break other targets.)
+ARM_TOML := $(ARM_BOARDS_DIR)/$(BOARD)/board.toml
+ifeq ($(wildcard $(ARM_TOML)),)
+$(error no board $(BOARD): $(ARM_TOML) is missing (`toolkit boards` lists the boards))
+endif
+arm_toml = $(shell awk -v sec='$(1)' -v key='$(2)' -f $(ARM_PORTS)/cortex-m/toml.awk $(ARM_TOML))
+ARM_KIND := $(call arm_toml,,kind)
+ifeq ($(filter qemu serial,$(ARM_KIND)),)
+$(error board $(BOARD) is of kind "$(ARM_KIND)"; `make board` builds kinds qemu and serial)
+endif
+ARM_CPU := $(call arm_toml,,cpu)
+ARM_FPU := $(call arm_toml,,fpu)
+ARM_FLOAT_ABI := $(call arm_toml,build,float_abi)
+ARM_DRIVER := $(call arm_toml,uart,driver)
+ARM_COUNTER_SOURCE := $(call arm_toml,counter,source)
+ARM_COUNTER_KIND := $(shell echo '$(call arm_toml,counter,kind)' | tr a-z A-Z)
+ARM_SEMIHOSTING := $(if $(filter qemu,$(ARM_KIND)),1,0)
+ARM_APB_HZ := $(call arm_toml,uart,apb_hz)
+
+ifeq ($(ARM_FPU),none)
+ARM_FPU_FLAGS := -mfloat-abi=soft
+ARM_HAS_FPU := 0
+else
+ARM_FPU_FLAGS := -mfpu=$(ARM_FPU) -mfloat-abi=$(ARM_FLOAT_ABI)
+ARM_HAS_FPU := 1
+endif
+
+ARM_OUT := $(BUILD)/$(BOARD)
+ARM_OBJDIR := $(ARM_OUT)/obj
+ARM_ARCH_FLAGS := -mcpu=$(ARM_CPU) -mthumb $(ARM_FPU_FLAGS)
+ARM_DEFS := -DBNRT_BOARD_NAME='"$(BOARD)"' \
+    -DBNRT_CLOCK_HZ=$(call arm_toml,,clock_hz)u \
+    -DBNRT_UART_BASE=$(call arm_toml,uart,base)u \
+    -DBNRT_UART_IRQ=$(call arm_toml,uart,irq)u \
+    -DBNRT_UART_BAUD=$(call arm_toml,uart,baud)u \
+    $(if $(ARM_APB_HZ),-DBNRT_UART_APB_HZ=$(ARM_APB_HZ)u) \
+    -DBNRT_IRQ_COUNT=$(call arm_toml,build,irq_count) \
+    -DBNRT_HAS_FPU=$(ARM_HAS_FPU) \
+    -DBNRT_COUNTER_DWT=$(if $(filter dwt,$(ARM_COUNTER_SOURCE)),1,0) \
+    -DBNRT_COUNTER_HZ=$(call arm_toml,counter,hz)u \
+    -DBNRT_COUNTER_KIND=BNRT_COUNTER_$(ARM_COUNTER_KIND) \
+    -DBNRT_SEMIHOSTING=$(ARM_SEMIHOSTING) \
+    -DBNRT_MAX_PAYLOAD=$(call arm_toml,build,max_payload)u \
+    -DBNRT_MODEL_SLOT_SIZE=$(call arm_toml,build,model_slot_size)u
+# Recursive (=): CORE_CFLAGS (mk/core.mk) carries part of the arithmetic contract.
+ARM_CFLAGS = $(ARM_ARCH_FLAGS) $(CORE_CFLAGS) -std=c99 -Os -g -ffp-contract=off \
+    -ffunction-sections -fdata-sections -Wall -Wextra -Werror \
+    -I$(FW_DIR)/include -I$(ARM_PORTS)/cortex-m -I$(ARM_PORTS)/$(ARM_DRIVER) \
+    -I$(ARM_BOARDS_DIR)/$(BOARD) $(ARM_DEFS)
+ARM_LDFLAGS := $(ARM_ARCH_FLAGS) -specs=nano.specs -specs=nosys.specs -nostartfiles \
+    -Wl,--gc-sections -Wl,-L,$(ARM_OUT) -T $(ARM_PORTS)/cortex-m/cortex-m.ld \
+    -Wl,-Map,$(ARM_OUT)/firmware.map -Wl,--print-memory-usage
+
+ARM_PORT_SRCS := $(ARM_PORTS)/cortex-m/startup.c $(ARM_PORTS)/cortex-m/hal.c \
+    $(ARM_PORTS)/$(ARM_DRIVER)/uart.c $(ARM_BOARDS_DIR)/$(BOARD)/board.c
+# Recursive (=): CORE_SRCS and LOOP_SRCS come from fragments read after this one.
+ARM_SRCS = $(abspath $(CORE_SRCS) $(LOOP_SRCS)) $(ARM_PORT_SRCS)
+ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS))
+# Any change to the board, the port or this file rebuilds everything.
+ARM_CONFIG := $(ARM_TOML) $(FW_DIR)/mk/arm.mk $(ARM_PORTS)/cortex-m/cortex-m.ld
+
+board: $(ARM_OUT)/firmware.elf $(ARM_OUT)/firmware.bin
+
+$(ARM_OUT)/memory.ld: $(ARM_CONFIG)
+	@mkdir -p $(@D)
+	@printf 'MEMORY\n{\n    FLASH (rx) : ORIGIN = %s, LENGTH = %s\n    RAM (rwx) : ORIGIN = %s, LENGTH = %s\n}\n' \
+	    $(call arm_toml,memory,flash_origin) $(call arm_toml,memory,flash_size) \
+	    $(call arm_toml,memory,ram_origin) $(call arm_toml,memory,ram_size) > $@.tmp
+	@mv $@.tmp $@
+
+$(ARM_OBJDIR)/%.o: $(ARM_ROOT)/%.c $(ARM_CONFIG)
+	@mkdir -p $(@D)
+	@echo "  CC    $(BOARD)  $(patsubst $(ARM_ROOT)/%,%,$<)"
+	@$(ARM_CC) $(ARM_CFLAGS) -MMD -MP -c $< -o $@
+
+.SECONDEXPANSION:
+$(ARM_OUT)/firmware.elf: $$(ARM_OBJS) $(ARM_OUT)/memory.ld
+	@echo "  LD    $(BOARD)  $(patsubst $(ARM_ROOT)/%,%,$@)"
+	@$(ARM_CC) $(ARM_LDFLAGS) $(ARM_OBJS) -lm -o $@.tmp > $(ARM_OUT)/memory-usage.txt
+	@mv $@.tmp $@
+	@$(ARM_SIZE) $@
+
+$(ARM_OUT)/firmware.bin: $(ARM_OUT)/firmware.elf
+	@$(ARM_OBJCOPY) -O binary $< $@.tmp
+	@mv $@.tmp $@
+
+-include $(shell find $(ARM_OBJDIR) -name '*.d' 2>/dev/null)
+endif

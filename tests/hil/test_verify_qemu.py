@@ -1,0 +1,27 @@
+"""End to end on a real Cortex-M4F image: `toolkit verify` starts QEMU itself
+(no --port), streams a model's BN layers and compares with torch eval mode."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from toolkit.cli import main
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc")),
+    reason="needs qemu-system-arm and gcc-arm-none-eabi (apt-get install qemu-system-arm "
+           "gcc-arm-none-eabi libnewlib-arm-none-eabi)")
+
+
+@pytest.mark.parametrize("dtype", ["f32", "s16", "s8"])
+def test_verify_on_qemu_an386(dtype, tmp_path):
+    report = tmp_path / "report.json"
+    code = main(["verify", "toolkit.examples.tiny:build", "--board", "qemu-mps2-an386",
+                 "--dtype", dtype, "--input-shape", "3,12,12", "--samples", "4",
+                 "--report", str(report)])
+    assert code == 0
+    result = json.loads(report.read_text())
+    assert result["board"] == "qemu-mps2-an386"
+    assert len(result["layers"]) == 3

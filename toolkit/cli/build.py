@@ -1,0 +1,43 @@
+"""`toolkit build --board NAME [--json]`: build a Cortex-M image, print its flash and RAM use."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def _pct(used: int, size: int) -> str:
+    return f"{100.0 * used / size:.1f}%" if size else "-"
+
+
+@click.command("build")
+@click.option("--board", "board_names", multiple=True, required=True,
+              help="board to build (repeatable); `all` builds every Cortex-M board")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def command(board_names, as_json):
+    """Build the firmware image of a QEMU or real Cortex-M board
+    (firmware/build/<board>/firmware.elf and .bin) and show its memory use."""
+    from ..boards import get_board, load_boards
+    from ..firmware_build import ARM_KINDS, build
+
+    if "all" in board_names:
+        boards = [b for b in load_boards().values() if b.kind in ARM_KINDS]
+    else:
+        boards = [get_board(n) for n in board_names]
+    images = [build(b) for b in boards]
+    if as_json:
+        click.echo(json.dumps([im.as_json() for im in images], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Firmware images (firmware/build/<board>/firmware.elf)")
+    table.add_column("Board", no_wrap=True)
+    table.add_column("Flash used", justify="right")
+    table.add_column("RAM used", justify="right")
+    for im in images:
+        table.add_row(im.board,
+                      f"{im.flash_used:,} B of {im.flash_size // 1024:,} KiB ({_pct(im.flash_used, im.flash_size)})",
+                      f"{im.ram_used:,} B of {im.ram_size // 1024:,} KiB ({_pct(im.ram_used, im.ram_size)})")
+    Console().print(table)
+    click.echo("RAM includes the stack and two model slots ([build] model_slot_size in board.toml).")

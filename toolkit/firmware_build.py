@@ -1,0 +1,121 @@
+"""Build Cortex-M firmware images (firmware/mk/arm.mk) and measure them.
+
+`build(board)` runs `make -C firmware board BOARD=<name>` (incremental: a
+no-op when the image is up to date) under a per-board lock, and returns the
+image paths with the flash and RAM each uses, read from the ELF's sections
+(`arm-none-eabi-size -A`) and the board's memory map in board.toml.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .boards import ROOT, Board, get_board
+from .errors import InputError, ToolMissing
+
+FIRMWARE_DIR = ROOT / "firmware"
+CROSS_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
+ARM_KINDS = ("qemu", "serial")
+BUILD_TIMEOUT = 600
+
+
+def build_dir() -> Path:
+    return Path(os.environ.get("BUILD", FIRMWARE_DIR / "build"))
+
+
+@dataclass
+class Image:
+    board: str
+    elf: Path
+    bin: Path
+    flash_used: int
+    flash_size: int
+    ram_used: int
+    ram_size: int
+    sections: dict = field(default_factory=dict)   # name -> (address, size)
+
+    def as_json(self) -> dict:
+        d = asdict(self)
+        d["elf"], d["bin"] = str(self.elf), str(self.bin)
+        d["sections"] = {k: {"address": a, "size": s} for k, (a, s) in self.sections.items()}
+        return d
+
+
+def require_tool(name: str, packages: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise ToolMissing(f"`{name}` is not installed",
+                          f"apt-get install {packages} (scripts/setup-and-test.sh installs it)")
+    return path
+
+
+def _arm_board(board: Board | str) -> Board:
+    board = get_board(board) if isinstance(board, str) else board
+    if board.kind not in ARM_KINDS:
+        raise InputError(f"board {board.name!r} is of kind {board.kind!r}: it has no Cortex-M image",
+                         "pick a qemu-* board or a real one (`toolkit boards`)")
+    return board
+
+
+def build(board: Board | str, jobs: int | None = None) -> Image:
+    """Build (or bring up to date) the image of `board`; returns it measured."""
+    board = _arm_board(board)
+    require_tool("make", "make")
+    require_tool("arm-none-eabi-gcc", CROSS_PACKAGES)
+    out = build_dir() / board.name
+    out.mkdir(parents=True, exist_ok=True)
+    cmd = ["make", "-s", "--no-print-directory", "-C", str(FIRMWARE_DIR), "board",
+           f"BOARD={board.name}", f"BUILD={build_dir()}", f"-j{jobs or os.cpu_count() or 1}"]
+    # One build per board at a time, across processes (pytest -n, a CLI run).
+    with open(out / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise ToolMissing(f"building {board.name} took over {BUILD_TIMEOUT} s",
+                              f"run `make -C firmware board BOARD={board.name}` to see why") from None
+    if r.returncode != 0:
+        errors = [l for l in (r.stderr + r.stdout).splitlines() if "error" in l.lower()]
+        last = (errors or (r.stderr + r.stdout).strip().splitlines() or ["make failed"])[0]
+        raise ToolMissing(f"building {board.name} failed: {last.strip()}",
+                          f"run `make -C firmware board BOARD={board.name}` for the full output")
+    return measure(board, out / "firmware.elf")
+
+
+def section_table(elf: Path) -> dict:
+    """{section: (address, size)} of the allocated sections of `elf`."""
+    size_tool = require_tool("arm-none-eabi-size", CROSS_PACKAGES)
+    r = subprocess.run([size_tool, "-A", "-d", str(elf)], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise ToolMissing(f"arm-none-eabi-size cannot read {elf}: {r.stderr.strip()}",
+                          "rebuild with `toolkit build --board NAME`")
+    sections = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0].startswith(".") and parts[1].isdigit() and parts[2].isdigit():
+            name, size, addr = parts[0], int(parts[1]), int(parts[2])
+            if size and not name.startswith((".debug", ".comment", ".ARM.attributes")):
+                sections[name] = (addr, size)
+    return sections
+
+
+def measure(board: Board | str, elf: Path) -> Image:
+    """Flash use = every section stored in flash (code, constants, the
+    initial values of .data); RAM use = every section placed in RAM (stack,
+    .data, .bss including the model slots and frame buffers)."""
+    board = _arm_board(board)
+    elf = Path(elf)
+    if not elf.exists():
+        raise InputError(f"no firmware image at {elf}", f"run `toolkit build --board {board.name}`")
+    mem = board.data.get("memory", {})
+    f0, fs = mem["flash_origin"], mem["flash_size"]
+    r0, rs = mem["ram_origin"], mem["ram_size"]
+    sections = section_table(elf)
+    flash = sum(s for a, s in sections.values() if f0 <= a < f0 + fs)
+    ram = sum(s for a, s in sections.values() if r0 <= a < r0 + rs)
+    flash += sum(s for name, (a, s) in sections.items() if name == ".data")   # its load image
+    return Image(board.name, elf, elf.with_suffix(".bin"), flash, fs, ram, rs, sections)

@@ -1,0 +1,194 @@
+"""Put firmware on a board and a model on the firmware (`toolkit flash`).
+
+Emulated boards (kind "qemu"): QEMU is started detached with the image; a
+state file under the runtime dir records it so a later `toolkit flash
+--stop` (or a new flash of the same board) ends it.  Real boards (kind
+"serial"): the image is programmed and verified with pyOCD or OpenOCD,
+whichever is installed.  Either way the model is then uploaded over the
+serial protocol; changing the model never needs a new image.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import BoardError, InputError, ToolMissing
+
+FLASH_TIMEOUT = 300
+
+
+def runtime_dir() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    path = Path(base) / f"bnrt-toolkit-{os.getuid()}"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def _state_path(board_name: str) -> Path:
+    return runtime_dir() / f"{board_name}.json"
+
+
+def _alive(state: dict) -> bool:
+    """The recorded pid is still our QEMU (not a recycled pid)."""
+    try:
+        cmdline = Path(f"/proc/{state['pid']}/cmdline").read_bytes().split(b"\0")
+    except (OSError, KeyError):
+        return False
+    return bool(cmdline) and cmdline[0].endswith(b"qemu-system-arm") and \
+        state.get("elf", "").encode() in cmdline
+
+
+def running() -> list[dict]:
+    """States of the emulators `toolkit flash` left running (stale files removed)."""
+    out = []
+    for path in sorted(runtime_dir().glob("*.json")):
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(state):
+            out.append(state)
+        else:
+            path.unlink(missing_ok=True)
+    return out
+
+
+def stop(board_name: str | None = None) -> list[dict]:
+    """Stop the detached emulators (of one board, or all); returns their states."""
+    stopped = []
+    for state in running():
+        if board_name and state["board"] != board_name:
+            continue
+        try:
+            os.kill(state["pid"], signal.SIGTERM)
+            for _ in range(50):
+                if not _alive(state):
+                    break
+                time.sleep(0.05)
+            else:
+                os.kill(state["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _state_path(state["board"]).unlink(missing_ok=True)
+        if state.get("log"):
+            Path(state["log"]).unlink(missing_ok=True)
+        stopped.append(state)
+    return stopped
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def upload_model(url: str, model: bytes | None, ready_timeout: float = 10.0):
+    """Wait for INFO on `url`, upload `model`; returns (BoardInfo, commit or None)."""
+    from .protocol.client import Client
+
+    deadline, last = time.monotonic() + ready_timeout, None
+    while True:
+        try:
+            with Client(url) as client:
+                info = client.info()
+                return info, (client.load(model) if model is not None else None)
+        except BoardError as e:
+            last = e
+            if time.monotonic() > deadline:
+                raise BoardError(f"the board on {url} did not answer after flashing ({last.problem})",
+                                 "check the port (--port) and reset the board") from None
+            time.sleep(0.3)
+
+
+def flash_qemu(board, model: bytes | None, tcp_port: int | None = None) -> dict:
+    """(Re)start the board's emulator detached, unless the same image already
+    runs there; upload the model.  Returns the state (url, pid, ...)."""
+    from .firmware_build import build
+    from .launchers import qemu
+
+    image = build(board)
+    digest = _digest(image.elf)
+    for state in running():
+        if state["board"] == board.name and state["sha256"] == digest and \
+                (tcp_port is None or state["port"] == tcp_port):
+            info, commit = upload_model(state["url"], model)
+            return dict(state, reused=True, commit=commit, info_name=info.name)
+    stop(board.name)
+    session = qemu.start(board, elf=image.elf, detach=True, log_dir=runtime_dir(), port=tcp_port)
+    state = {"board": board.name, "pid": session.pid, "url": session.url, "port": session.port,
+             "elf": str(image.elf), "sha256": digest, "log": str(session.log),
+             "started": time.time()}
+    path = _state_path(board.name)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, path)
+    commit = upload_model(session.url, model)[1] if model is not None else None
+    return dict(state, reused=False, commit=commit, info_name=session.info.name)
+
+
+def program_real(board, elf: Path, bin_path: Path) -> str:
+    """Program and verify `elf` with pyOCD or OpenOCD; returns the tool used."""
+    origin = board.get("memory.flash_origin")
+    if shutil.which("pyocd"):
+        target = board.get("flash.pyocd_target")
+        _run(["pyocd", "load", "-t", target, str(elf)], "pyOCD could not program the board")
+        with tempfile.TemporaryDirectory() as tmp:
+            back = Path(tmp) / "readback.bin"
+            size = bin_path.stat().st_size
+            _run(["pyocd", "cmd", "-t", target, "-c", f"savemem {origin:#x} {size} {back}"],
+                 "pyOCD could not read the flash back")
+            if back.read_bytes() != bin_path.read_bytes():
+                raise BoardError("the flash does not match the image after programming",
+                                 "flash again; if it persists, erase with `pyocd erase --chip`")
+        _run(["pyocd", "reset", "-t", target], "pyOCD could not reset the board")
+        return "pyocd"
+    if shutil.which("openocd"):
+        cfg = board.get("flash.openocd_config")
+        _run(["openocd", "-f", cfg, "-c", f"program {elf} verify reset exit"],
+             "OpenOCD could not program and verify the board")
+        return "openocd"
+    raise ToolMissing("neither pyOCD nor OpenOCD is installed",
+                      "pip install pyocd  (or: apt-get install openocd)")
+
+
+def _run(cmd: list[str], problem: str) -> None:
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=FLASH_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise BoardError(f"{problem}: no result after {FLASH_TIMEOUT} s",
+                         "check the USB cable and that the ST-LINK is detected") from None
+    if r.returncode != 0:
+        tail = (r.stderr or r.stdout).strip().splitlines()
+        raise BoardError(f"{problem}: {tail[-1] if tail else r.returncode}",
+                         "check the USB cable, the probe's driver/udev rules, and close other debuggers")
+
+
+def flash_real(board, model: bytes | None, port: str | None, skip_image: bool = False) -> dict:
+    from .firmware_build import build
+
+    url = port or board.get("uart.port")
+    if not url:
+        raise InputError(f"board {board.name!r} has no default serial port", "pass --port")
+    tool = None
+    if not skip_image:
+        image = build(board)
+        tool = program_real(board, image.elf, image.bin)
+    info, commit = upload_model(url, model)
+    return {"board": board.name, "url": url, "tool": tool, "commit": commit, "info_name": info.name}
+
+
+def read_model(path: str | os.PathLike) -> bytes:
+    from .format import spec
+
+    try:
+        blob = Path(path).read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read model {path}: {e.strerror}", "check the path") from None
+    if blob[:len(spec.MAGIC)] != spec.MAGIC:
+        raise InputError(f"{path} is not a .bnm model file", "export one with `toolkit export`")
+    return blob
