@@ -136,3 +136,16 @@ def test_console_script_exit_code(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "pass: 4 layers on host-sim" in r.stdout
+
+
+def test_samples_draws_random_inputs_of_the_models_own_shape(tmp_path):
+    """--samples alone: seeded random samples shaped like the factory's example inputs."""
+    from toolkit.examples import tiny
+
+    report = tmp_path / "r.json"
+    assert main(["verify", "toolkit.examples.tiny:build", "--samples", "3", "--seed", "5",
+                 "--report", str(report)]) == 0
+    r = json.loads(report.read_text())
+    assert r["samples"] == 3 and r["pass"] is True
+    first = {l["name"]: l for l in r["layers"]}["bn1"]
+    assert first["elements"] == 3 * 8 * tiny.INPUT_SHAPE[1] * tiny.INPUT_SHAPE[2]

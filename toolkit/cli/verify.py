@@ -22,6 +22,9 @@ def _int_list(text: str | None, what: str) -> tuple[int, ...]:
     return values
 
 
+DEFAULT_SAMPLES = 8
+
+
 def load_inputs(inputs, samples: int, seed: int, input_shape, loaded):
     """The float32 samples to verify on (first axis: batch)."""
     import numpy as np
@@ -33,11 +36,14 @@ def load_inputs(inputs, samples: int, seed: int, input_shape, loaded):
             raise InputError(f"cannot read {inputs}: {e}", "give a .npy file saved with numpy.save") from None
         return x.astype(np.float32) if x.dtype.kind == "f" else x
     shape = _int_list(input_shape, "--input-shape")
+    example = loaded.example_inputs
+    if not shape and example is not None:
+        if samples is None:
+            return example()
+        shape = tuple(example().shape[1:])       # the model's own sample shape
     if shape:
         rng = np.random.default_rng(seed)
-        return rng.standard_normal((samples,) + shape).astype(np.float32)
-    if loaded.example_inputs is not None:
-        return loaded.example_inputs()
+        return rng.standard_normal((samples or DEFAULT_SAMPLES,) + shape).astype(np.float32)
     raise InputError("no inputs to verify with",
                      "give --inputs X.npy, or --input-shape C,H,W with --samples N")
 
@@ -72,8 +78,9 @@ def _progress():
 @click.option("--dtype", type=click.Choice(["f32", "s16", "s8"]), default="f32", show_default=True)
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), default="nchw", show_default=True)
 @click.option("--inputs", type=click.Path(dir_okay=False), help="input samples (.npy, first axis batch)")
-@click.option("--samples", type=click.IntRange(min=1), default=8, show_default=True,
-              help="random samples when no --inputs")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help=f"seeded random samples of the model's input shape (default {DEFAULT_SAMPLES}; "
+                   "without it a factory's example_inputs() are used when it has them)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--input-shape", help="shape of one sample for random inputs, e.g. 3,32,32")
 @click.option("--weights", type=click.Path(dir_okay=False), help="state_dict for a factory MODEL")
