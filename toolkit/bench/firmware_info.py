@@ -40,7 +40,7 @@ _CFLAGS_CACHE: dict = {}
 def firmware_cflags(core: str) -> list[str]:
     """The code-generation flags (-m, -f, -O, -std) the firmware build uses for
     the board that stands for `core`, asked from make itself
-    (`make --eval` prints $(ARM_CFLAGS)); board.toml-derived flags as fallback."""
+    (`make print-kernel-cflags`); board.toml-derived flags as fallback."""
     if core in _CFLAGS_CACHE:
         return _CFLAGS_CACHE[core]
     flags = []
@@ -48,8 +48,7 @@ def firmware_cflags(core: str) -> list[str]:
         try:
             res = subprocess.run(
                 ["make", "-s", "--no-print-directory", "-C", str(FW_DIR),
-                 "--eval", "bench-print-flags: ; @echo $(ARM_CFLAGS)",
-                 f"BOARD={CORE_BOARD[core]}", "bench-print-flags"],
+                 f"BOARD={CORE_BOARD[core]}", "print-kernel-cflags"],
                 capture_output=True, text=True, timeout=60)
             if res.returncode == 0:
                 flags = [f for f in res.stdout.split()
