@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "bnrt.h"
+#include "bnrt_train.h"
 
 /* A board build may override these with -D. */
 #ifndef BNRT_MAX_PAYLOAD
@@ -100,6 +101,7 @@ typedef struct {
     uint8_t last_cmd, last_seq;         /* previous request, for repeated commits */
     uint8_t commit_done;                /* the previous request was a successful commit */
     uint32_t load_total, load_crc, load_received;
+    bnrt_train_t train;                 /* train-mode BN state (bnrt_train.h) */
 } bnrt_cmd_ctx_t;
 
 void bnrt_cmd_init(bnrt_cmd_ctx_t *ctx);

@@ -121,6 +121,48 @@
 #define BNRT_MODEL_INFO_RESPONSE_OFF_LAYOUT 10u  /* 1 byte(s) */
 #define BNRT_MODEL_INFO_RESPONSE_OFF_FLAGS 11u  /* 1 byte(s) */
 #define BNRT_MODEL_INFO_RESPONSE_OFF_CHANNELS 12u  /* 4 byte(s) */
+#define BNRT_TRAIN_SETUP_SIZE 32u
+#define BNRT_TRAIN_SETUP_OFF_PHASE 0u  /* 1 byte(s) */
+#define BNRT_TRAIN_SETUP_OFF_FLAGS 1u  /* 1 byte(s) */
+#define BNRT_TRAIN_SETUP_OFF_RESERVED 2u  /* 2 byte(s) */
+#define BNRT_TRAIN_SETUP_OFF_CHANNELS 4u  /* 4 byte(s) */
+#define BNRT_TRAIN_SETUP_OFF_EPS 8u  /* 8 byte(s) */
+#define BNRT_TRAIN_SETUP_OFF_MOMENTUM 16u  /* 8 byte(s) */
+#define BNRT_TRAIN_SETUP_OFF_NUM_BATCHES_TRACKED 24u  /* 8 byte(s) */
+#define BNRT_TRAIN_BEGIN_SIZE 16u
+#define BNRT_TRAIN_BEGIN_OFF_PHASE 0u  /* 1 byte(s) */
+#define BNRT_TRAIN_BEGIN_OFF_LAYOUT 1u  /* 1 byte(s) */
+#define BNRT_TRAIN_BEGIN_OFF_RESERVED 2u  /* 2 byte(s) */
+#define BNRT_TRAIN_BEGIN_OFF_BATCH 4u  /* 4 byte(s) */
+#define BNRT_TRAIN_BEGIN_OFF_SPATIAL 8u  /* 4 byte(s) */
+#define BNRT_TRAIN_BEGIN_OFF_CHUNK 12u  /* 4 byte(s) */
+#define BNRT_TRAIN_SIZE 12u
+#define BNRT_TRAIN_OFF_PHASE 0u  /* 1 byte(s) */
+#define BNRT_TRAIN_OFF_PASS 1u  /* 1 byte(s) */
+#define BNRT_TRAIN_OFF_RESERVED 2u  /* 2 byte(s) */
+#define BNRT_TRAIN_OFF_FIRST 4u  /* 4 byte(s) */
+#define BNRT_TRAIN_OFF_COUNT 8u  /* 4 byte(s) */
+#define BNRT_STATS_SIZE 8u
+#define BNRT_STATS_OFF_FIRST 0u  /* 4 byte(s) */
+#define BNRT_STATS_OFF_COUNT 4u  /* 4 byte(s) */
+#define BNRT_STATS_RESPONSE_SIZE 16u
+#define BNRT_STATS_RESPONSE_OFF_NUM_BATCHES_TRACKED 0u  /* 8 byte(s) */
+#define BNRT_STATS_RESPONSE_OFF_FIRST 8u  /* 4 byte(s) */
+#define BNRT_STATS_RESPONSE_OFF_COUNT 12u  /* 4 byte(s) */
+#define BNRT_FREEZE_SIZE 2u
+#define BNRT_FREEZE_OFF_LAYER 0u  /* 2 byte(s) */
+#define BNRT_FREEZE_RESPONSE_SIZE 4u
+#define BNRT_FREEZE_RESPONSE_OFF_CRC32 0u  /* 4 byte(s) */
+#define BNRT_TRAIN_PHASE_SETUP 0u
+#define BNRT_TRAIN_PHASE_PARAMS 1u
+#define BNRT_TRAIN_PHASE_BEGIN 2u
+#define BNRT_TRAIN_PHASE_DATA 3u
+#define BNRT_TRAIN_PHASE_APPLY 4u
+#define BNRT_TRAIN_PASS_SUM 1u
+#define BNRT_TRAIN_PASS_VAR 2u
+#define BNRT_TRAIN_FLAG_CUMULATIVE 1u
+#define BNRT_TRAIN_FLAG_FMA 2u
+#define BNRT_TRAIN_FLAGS_KNOWN 3u
 
 /* ---- status codes: X(NAME, value, "message") ---- */
 #define BNRT_STATUS_LIST(X) \
@@ -153,12 +195,13 @@
     X(ERR_INCOMPLETE, 26, "upload is missing bytes") \
     X(ERR_BATCH, 27, "train-mode BN needs more than one value per channel") \
     X(ERR_UNSUPPORTED, 28, "not supported by this firmware build") \
+    X(ERR_TRAIN_STATE, 29, "train-mode request out of order") \
 
 typedef enum {
 #define BNRT_STATUS_ENUM(name, value, msg) BNRT_##name = value,
     BNRT_STATUS_LIST(BNRT_STATUS_ENUM)
 #undef BNRT_STATUS_ENUM
-    BNRT_STATUS_COUNT = 29
+    BNRT_STATUS_COUNT = 30
 } bnrt_status_t;
 
 /* compile-time checks that the sizes above add up */

@@ -264,6 +264,12 @@ static bnrt_status_t dispatch(bnrt_cmd_ctx_t *ctx, uint8_t cmd, uint8_t seq, io_
     case BNRT_CMD_LOAD_COMMIT: return cmd_load_commit(ctx, io, seq);
     case BNRT_CMD_RUN: return cmd_run(ctx, io);
     case BNRT_CMD_MODEL_INFO: return cmd_model_info(ctx, io);
+    case BNRT_CMD_TRAIN: return bnrt_cmd_train(&ctx->train, io->p, io->n, io->out, io->room, &io->out_len);
+    case BNRT_CMD_STATS: return bnrt_cmd_stats(&ctx->train, io->p, io->n, io->out, io->room, &io->out_len);
+    case BNRT_CMD_FREEZE:
+        return bnrt_cmd_freeze(&ctx->train, ctx->has_model ? &ctx->model : NULL,
+                               (uint8_t *)ctx->slot[ctx->active], io->p, io->n, io->out,
+                               io->room, &io->out_len);
     case BNRT_CMD_RESET:
         if (io->n != 0)
             return BNRT_ERR_FRAME_FORMAT;

@@ -90,6 +90,9 @@ def render() -> str:
     L += _struct_block("RUN_RESPONSE", spec.RUN_RESPONSE, ("ticks",))
     L += _struct_block("MODEL_INFO", spec.MODEL_INFO, ("layer",))
     L += _struct_block("MODEL_INFO_RESPONSE", spec.MODEL_INFO_RESPONSE, spec.MODEL_INFO_FIELDS)
+    for prefix, st, names in getattr(spec, "C_STRUCTS", ()):
+        L += _struct_block(prefix, st, names)
+    L += [f"#define BNRT_{k} {v}u" for k, v in getattr(spec, "C_CONSTANTS", {}).items()]
     L += ["", "/* ---- status codes: X(NAME, value, \"message\") ---- */",
           "#define BNRT_STATUS_LIST(X) \\"]
     for code, (name, msg, _) in enumerate(spec.STATUSES):

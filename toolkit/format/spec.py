@@ -121,6 +121,46 @@ MODEL_INFO_RESPONSE = struct.Struct("<IHHBBBBI")
 MODEL_INFO_FIELDS = ("crc32", "layer_count", "layer", "op", "dtype", "layout",
                      "flags", "channels")
 
+# On-device train-mode BN (issue 9, docs/protocol.md "Train-mode BN").  TRAIN
+# payloads start with a phase byte; SETUP and BEGIN have their own layouts, the
+# other phases share TRAIN.  DATA streams a batch twice (pass SUM, then VAR);
+# APPLY streams it a third time and answers the normalized floats.
+TRAIN_PHASES = {"SETUP": 0, "PARAMS": 1, "BEGIN": 2, "DATA": 3, "APPLY": 4}
+TRAIN_PASSES = {"SUM": 1, "VAR": 2}       # the device is in pass 3 once stats are final
+TRAIN_FLAG_CUMULATIVE = 0x01   # momentum=None: factor 1/num_batches_tracked
+TRAIN_FLAG_FMA = 0x02          # torch's FMA dispatch: fused beta, output and chunk sums
+TRAIN_FLAGS_KNOWN = TRAIN_FLAG_CUMULATIVE | TRAIN_FLAG_FMA
+# SETUP: phase, flags, reserved, channels, eps, momentum, num_batches_tracked
+TRAIN_SETUP = struct.Struct("<BBHIddQ")
+TRAIN_SETUP_FIELDS = ("phase", "flags", "reserved", "channels", "eps", "momentum",
+                      "num_batches_tracked")
+# BEGIN: phase, layout, reserved, batch, spatial, chunk (values per channel per
+# float partial sum; 0: every value straight into the double sum)
+TRAIN_BEGIN = struct.Struct("<BBHIII")
+TRAIN_BEGIN_FIELDS = ("phase", "layout", "reserved", "batch", "spatial", "chunk")
+# PARAMS: first channel, count, then weight[count] bias[count] running_mean[count]
+# running_var[count] float32.  DATA / APPLY: pass (DATA only), first element,
+# count, then count float32 (APPLY answers count float32).
+TRAIN = struct.Struct("<BBHII")
+TRAIN_FIELDS = ("phase", "pass", "reserved", "first", "count")
+STATS = struct.Struct("<II")                  # first channel, count
+STATS_RESPONSE = struct.Struct("<QII")        # num_batches_tracked, first, count;
+STATS_RESPONSE_FIELDS = ("num_batches_tracked", "first", "count")  # then running_mean[count], running_var[count]
+FREEZE = struct.Struct("<H")                  # layer index
+FREEZE_RESPONSE = struct.Struct("<I")         # the model's new crc32
+# Structs and constants cheader.py emits for the header besides its fixed list.
+C_STRUCTS = [("TRAIN_SETUP", TRAIN_SETUP, TRAIN_SETUP_FIELDS),
+             ("TRAIN_BEGIN", TRAIN_BEGIN, TRAIN_BEGIN_FIELDS),
+             ("TRAIN", TRAIN, TRAIN_FIELDS),
+             ("STATS", STATS, ("first", "count")),
+             ("STATS_RESPONSE", STATS_RESPONSE, STATS_RESPONSE_FIELDS),
+             ("FREEZE", FREEZE, ("layer",)),
+             ("FREEZE_RESPONSE", FREEZE_RESPONSE, ("crc32",))]
+C_CONSTANTS = {**{f"TRAIN_PHASE_{k}": v for k, v in TRAIN_PHASES.items()},
+               **{f"TRAIN_PASS_{k}": v for k, v in TRAIN_PASSES.items()},
+               "TRAIN_FLAG_CUMULATIVE": TRAIN_FLAG_CUMULATIVE, "TRAIN_FLAG_FMA": TRAIN_FLAG_FMA,
+               "TRAIN_FLAGS_KNOWN": TRAIN_FLAGS_KNOWN}
+
 # ------------------------------------------------------------ status codes
 # One list for the C runtime, the firmware and the host: (NAME, message, fix).
 STATUSES = [
@@ -153,6 +193,7 @@ STATUSES = [
     ("ERR_INCOMPLETE", "upload is missing bytes", "send every chunk before LOAD_COMMIT"),
     ("ERR_BATCH", "train-mode BN needs more than one value per channel", "send a larger batch"),
     ("ERR_UNSUPPORTED", "not supported by this firmware build", "use a dtype, op or command the board lists in INFO"),
+    ("ERR_TRAIN_STATE", "train-mode request out of order", "send TRAIN SETUP, then BEGIN, then the DATA passes in order"),
 ]
 STATUS = {name: code for code, (name, _, _) in enumerate(STATUSES)}
 
