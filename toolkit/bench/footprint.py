@@ -4,6 +4,7 @@ image (`make -C firmware board BOARD=<name>`, built into our own $BUILD).
 Every input section the map lists is attributed to the object it came from:
   core      firmware/src/{model,crc32,status}.c + firmware/src/kernels/*  (parser + kernels)
   protocol  firmware/src/{cmdloop,cobs}.c                                  (framing + command loop)
+  train     firmware/src/cmd_train.c + kernels/bn_train_f32.c            (optional on-device BN statistics)
   port      firmware/ports/*, boards/<name>/*                              (startup, HAL, UART)
   libc      libc/libm/libgcc archive members pulled in by any of the above
 and to flash (.text, .rodata, .ARM.exidx, .data load image) or static RAM
@@ -23,6 +24,10 @@ FLASH_SECTIONS = (".text", ".rodata", ".ARM.exidx", ".ARM.extab", ".vectors")
 RAM_SECTIONS = (".data", ".bss", ".noinit")
 CORE_FILES = ("src/model.o", "src/crc32.o", "src/status.o")
 PROTOCOL_FILES = ("src/cmdloop.o", "src/cobs.o")
+TRAIN_FILES = ("src/cmd_train.o", "src/kernels/bn_train_f32.o")
+# bnrt_train_t (firmware/include/bnrt_train.h): 8 floats + 1 double per channel
+TRAIN_BYTES_PER_CHANNEL = 40
+TRAIN_CHANNELS_DEFAULT = 256
 _IN_RE = re.compile(r"^ (\*\(COMMON\)|COMMON|\.[^\s*]+)(?:\s+(0x[0-9a-fA-F]+)\s+(0x[0-9a-fA-F]+)\s+(\S.*))?$")
 _CONT_RE = re.compile(r"^\s+(0x[0-9a-fA-F]+)\s+(0x[0-9a-fA-F]+)\s+(\S.*)$")
 _FILL_RE = re.compile(r"^ \*fill\*\s+(0x[0-9a-fA-F]+)\s+(0x[0-9a-fA-F]+)")
@@ -35,6 +40,8 @@ def category(path: str) -> str:
     p = path.replace("\\", "/")
     if ".a(" in p or p.endswith(".a"):
         return "libc"
+    if p.endswith(TRAIN_FILES):
+        return "train"
     if "/src/kernels/" in p or p.endswith(CORE_FILES):
         return "core"
     if p.endswith(PROTOCOL_FILES):
@@ -77,9 +84,11 @@ def parse_map(text: str) -> list[dict]:
     return items
 
 
-def summarize(items: list[dict], max_payload: int, slot_size: int) -> dict:
-    """Bytes per category: flash, ram, plus excluded buffers/slots."""
-    res = {c: {"flash": 0, "ram": 0} for c in ("core", "protocol", "port", "libc", "fill")}
+def summarize(items: list[dict], max_payload: int, slot_size: int,
+              train_state: int = TRAIN_BYTES_PER_CHANNEL * TRAIN_CHANNELS_DEFAULT) -> dict:
+    """Bytes per category: flash, ram, plus excluded buffers/slots (the command
+    context holds the two model slots and the training state)."""
+    res = {c: {"flash": 0, "ram": 0} for c in ("core", "protocol", "train", "port", "libc", "fill")}
     buffers = 0
     for it in items:
         out = it["out"]
@@ -90,10 +99,10 @@ def summarize(items: list[dict], max_payload: int, slot_size: int) -> dict:
         elif out.startswith(RAM_SECTIONS):
             if out.startswith(".data"):
                 res[cat]["flash"] += size          # its initial values live in flash
-            if out.startswith(".bss") and cat in ("protocol", "core", "port"):
-                if size >= 2 * slot_size:          # the command context: two model slots + state
-                    buffers += 2 * slot_size
-                    size -= 2 * slot_size
+            if out.startswith(".bss") and cat in ("protocol", "core", "train", "port"):
+                if size >= 2 * slot_size + train_state:   # the command context
+                    buffers += 2 * slot_size + train_state
+                    size -= 2 * slot_size + train_state
                 elif size >= max_payload:          # a frame buffer (rx/tx)
                     buffers += size
                     size = 0
@@ -118,7 +127,9 @@ def run(out_dir: Path, quick: bool) -> Section:
                    ("static_ram", "bytes")])
     sec.notes.append("Each input section of firmware.map attributed to its object: core = "
                      "parser + kernels + CRC + status names, protocol = COBS framing + command "
-                     "loop, port = startup + HAL + UART driver + board file, libc = C library / "
+                     "loop, train = optional on-device BN statistics (TRAIN/STATS/FREEZE: "
+                     "cmd_train.c + bn_train_f32.c, not part of the target), port = startup + "
+                     "HAL + UART driver + board file, libc = C library / "
                      "libgcc members (memcpy, memset, 64-bit division, ...). Flash = .text + "
                      ".rodata + .ARM.exidx + .data initial values; static RAM = .data + .bss "
                      "without the I/O frame buffers (rx/tx) and the two model slots, which are "
@@ -140,7 +151,7 @@ def run(out_dir: Path, quick: bool) -> Section:
             continue
         s = summarize(items, int(b.get("build.max_payload", 4096)),
                       int(b.get("build.model_slot_size", 16384)))
-        for part in ("core", "protocol", "port", "libc"):
+        for part in ("core", "protocol", "train", "port", "libc"):
             sec.rows.append({"board": b.name, "cpu": b.data.get("cpu"), "part": part,
                              "flash": s[part]["flash"], "static_ram": s[part]["ram"]})
         cp_flash = s["core"]["flash"] + s["protocol"]["flash"]
@@ -148,7 +159,7 @@ def run(out_dir: Path, quick: bool) -> Section:
         sec.rows.append({"board": b.name, "cpu": b.data.get("cpu"), "part": "core + protocol",
                          "flash": cp_flash, "static_ram": cp_ram})
         sec.rows.append({"board": b.name, "cpu": b.data.get("cpu"),
-                         "part": "I/O buffers + model slots (excluded)", "flash": 0,
+                         "part": "I/O buffers + model slots + training state (excluded)", "flash": 0,
                          "static_ram": s["excluded_buffers"]})
         if b.name == firmware_info.CORE_BOARD["m4"]:
             per_obj: dict = {}
