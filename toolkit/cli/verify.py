@@ -73,8 +73,10 @@ def _progress():
 @click.argument("model")
 @click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name (`toolkit boards`)")
 @click.option("--port", help="serial URL of a running board; without it the board is started")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="extra attempts for a frame lost or damaged on the link")
 @click.option("--timeout", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="seconds to wait for each answer from the board (3 retries)")
+              help="seconds to wait for each answer from the board")
 @click.option("--dtype", type=click.Choice(["f32", "s16", "s8"]), default="f32", show_default=True)
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), default="nchw", show_default=True)
 @click.option("--inputs", type=click.Path(dir_okay=False), help="input samples (.npy, first axis batch)")
@@ -95,7 +97,7 @@ def _progress():
               help="f32: allowed ULP distance from torch eval (default 0, 1 when torch's dispatch "
                    "and the blob's FMA flag differ)")
 @click.option("--no-bit-exact", is_flag=True, help="do not require equality with the exact reference")
-def command(model, board, port, timeout, dtype, layout, inputs, samples, seed, input_shape, weights, allow_pickle,
+def command(model, board, port, retries, timeout, dtype, layout, inputs, samples, seed, input_shape, weights, allow_pickle,
             report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact):
     """Verify MODEL's BatchNorm layers on a board against PyTorch eval mode.
 
@@ -112,7 +114,7 @@ def command(model, board, port, timeout, dtype, layout, inputs, samples, seed, i
     update, bar = _progress()
     with bar:
         result = verify(loaded.model, x, dtype=dtype, layout=layout, board=board, port=port,
-                        batch_sizes=sizes, on_progress=update, timeout=timeout,
+                        batch_sizes=sizes, on_progress=update, timeout=timeout, retries=retries,
                         thresholds=Thresholds(max_lsb_err, max_ulp, not no_bit_exact))
     result["model"] = model
     for w in result["warnings"]:

@@ -26,6 +26,9 @@ from .framing import Frame, FrameError, FrameSplitter, build_frame, decode_frame
 DEFAULT_TIMEOUT = 2.0      # seconds to wait for an answer (plus transfer time)
 DEFAULT_RETRIES = 3        # extra attempts after the first
 DEFAULT_BAUDRATE = 115200
+MIN_PAYLOAD = 64           # smallest data frame payload (every board accepts 64)
+GROW_AFTER = 8             # clean data frames before the frame size doubles again
+_DATA_COMMANDS = ("LOAD_CHUNK", "RUN")
 _RETRY_NAKS = {spec.STATUS["ERR_FRAME_CRC"], spec.STATUS["ERR_FRAME_FORMAT"]}
 # element type on the wire, per layer dtype
 NUMPY_DTYPES = {"f32": np.dtype("<f4"), "s8": np.dtype("i1"), "s16": np.dtype("<i2")}
@@ -86,6 +89,8 @@ class RunResult:
 
 
 def _open_serial(url: str, baudrate: int, timeout: float):
+    from ..serial_handlers import register
+    register()      # our URL schemes (faulty://) next to pyserial's own
     try:
         ser = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout,
                                     write_timeout=timeout, exclusive=True)
@@ -132,6 +137,11 @@ class Client:
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
                  retries: int = DEFAULT_RETRIES, baudrate: int = DEFAULT_BAUDRATE):
         self.url, self.timeout, self.retries, self.baudrate = url, timeout, retries, baudrate
+        self.retries_used = 0           # attempts beyond the first, over this connection
+        # Frames shrink (halve, down to MIN_PAYLOAD) after a retried request, so a
+        # noisy link still gets data through, and grow back after clean ones.
+        self._payload_cap = 1 << 31
+        self._clean = 0
         self._ser = _open_serial(url, baudrate, timeout)
         self._splitter = FrameSplitter()
         self._inbox: deque[bytes] = deque()
@@ -188,7 +198,12 @@ class Client:
         wire = build_frame(cmd, self._seq, payload)
         wait = self.timeout + self._transfer_time(len(wire) + answer_bytes)
         heard, last = False, "no answer"
-        for _ in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.retries_used += 1
+                if command in _DATA_COMMANDS:
+                    self._payload_cap = max(MIN_PAYLOAD, min(self._payload_cap, len(payload)) // 2)
+                    self._clean = 0
             self._write(wire)
             deadline = time.monotonic() + wait
             while True:
@@ -212,6 +227,10 @@ class Client:
                 if frame.cmd == cmd | spec.RESPONSE_BIT and frame.seq == self._seq:
                     if frame.status != spec.STATUS["OK"]:
                         raise _status_error(command, frame.status)
+                    if attempt == 0 and command in _DATA_COMMANDS:
+                        self._clean += 1
+                        if self._clean >= GROW_AFTER:
+                            self._payload_cap, self._clean = self._payload_cap * 2, 0
                     return frame.payload
                 # a stale answer to an earlier attempt: keep reading
         if not heard:
@@ -242,6 +261,11 @@ class Client:
     def board(self) -> BoardInfo:
         return self._info if self._info is not None else self.info()
 
+    def _max_payload(self) -> int:
+        """Payload bytes for the next data frame: the board's limit, or less
+        while the link is noisy."""
+        return max(MIN_PAYLOAD, min(self.board.max_payload, self._payload_cap))
+
     def reset(self) -> None:
         self.request("RESET")
 
@@ -266,11 +290,13 @@ class Client:
                              f"{board.max_model} bytes per model", "use fewer layers or a board with more RAM")
         self._layers.clear()
         self.request("LOAD_BEGIN", spec.LOAD_BEGIN.pack(len(blob), spec.crc32(blob)))
-        step = board.max_payload - spec.LOAD_CHUNK.size
-        for offset in range(0, len(blob), step):
+        offset = 0
+        while offset < len(blob):
+            step = self._max_payload() - spec.LOAD_CHUNK.size
             self.request("LOAD_CHUNK", spec.LOAD_CHUNK.pack(offset) + blob[offset:offset + step])
+            offset = min(offset + step, len(blob))
             if progress is not None:
-                progress(min(offset + step, len(blob)), len(blob))
+                progress(offset, len(blob))
         crc, layers = spec.LOAD_COMMIT_RESPONSE.unpack(self.request("LOAD_COMMIT"))
         return crc, layers
 
@@ -288,10 +314,10 @@ class Client:
         if flat.size >= 1 << 32:
             raise InputError("a tensor of 2^32 or more elements does not fit the protocol",
                              "split the input into smaller batches")
-        per_frame = (self.board.max_payload - spec.RUN.size) // dt.itemsize
         out = np.empty_like(flat)
-        ticks = frames = 0
-        for first in range(0, flat.size, per_frame):
+        ticks = frames = first = 0
+        while first < flat.size:
+            per_frame = (self._max_payload() - spec.RUN.size) // dt.itemsize
             chunk = flat[first:first + per_frame]
             head = spec.RUN.pack(layer, 0, spatial, first, chunk.size)
             answer = self.request("RUN", head + chunk.tobytes(), answer_bytes=chunk.nbytes + 16)
@@ -303,8 +329,9 @@ class Client:
             out[first:first + chunk.size] = np.frombuffer(body, dt)
             ticks += t
             frames += 1
+            first += chunk.size
             if progress is not None:
-                progress(first + chunk.size, flat.size)
+                progress(first, flat.size)
         return RunResult(out.reshape(arr.shape).astype(dt.newbyteorder("=")), ticks, frames)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from .. import __version__, reference
 from ..errors import BoardError
 from ..format.reader import read_model
-from ..protocol.client import DEFAULT_TIMEOUT, NUMPY_DTYPES, Client
+from ..protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, NUMPY_DTYPES, Client
 from . import metrics
 
 
@@ -39,7 +39,8 @@ class Thresholds:
 
 
 @contextlib.contextmanager
-def board_client(board_name: str, port: str | None, timeout: float = DEFAULT_TIMEOUT):
+def board_client(board_name: str, port: str | None, timeout: float = DEFAULT_TIMEOUT,
+                 retries: int = DEFAULT_RETRIES):
     """Yield (Client, board) on --port, or on a board we start and stop."""
     from ..boards import get_board, start_board
     board = get_board(board_name)
@@ -47,7 +48,7 @@ def board_client(board_name: str, port: str | None, timeout: float = DEFAULT_TIM
         if port is None:
             session = stack.enter_context(start_board(board))
             port = session.url
-        client = stack.enter_context(Client(port, timeout=timeout))
+        client = stack.enter_context(Client(port, timeout=timeout, retries=retries))
         yield client, board
 
 
@@ -138,7 +139,8 @@ def _check_layer(entry, bn, blob_layer, x, y_eval, got, dispatch_fused, th):
 
 def verify(model, inputs, *, dtype: str, layout: str = "nchw", board: str = "host-sim",
            port: str | None = None, batch_sizes=(), thresholds: Thresholds | None = None,
-           on_progress=None, timeout: float = DEFAULT_TIMEOUT) -> dict:
+           on_progress=None, timeout: float = DEFAULT_TIMEOUT,
+           retries: int = DEFAULT_RETRIES) -> dict:
     """Export, upload, stream every BN layer's input, compare.  Returns the
     report dict (see docs/protocol.md).  on_progress(stage, done, total)."""
     import torch
@@ -168,7 +170,7 @@ def verify(model, inputs, *, dtype: str, layout: str = "nchw", board: str = "hos
               "thresholds": {"max_lsb_err": th.max_lsb_err, "max_ulp": th.max_ulp,
                              "bit_exact": th.bit_exact},
               "warnings": sorted({str(w.message) for w in caught}), "layers": []}
-    with board_client(board, port, timeout) as (client, _):
+    with board_client(board, port, timeout, retries) as (client, _):
         info = client.board
         report["board_info"] = {"name": info.name, "max_payload": info.max_payload,
                                 "max_model": info.max_model, "counter": info.counter,
@@ -212,6 +214,7 @@ def verify(model, inputs, *, dtype: str, layout: str = "nchw", board: str = "hos
             entry["torch_in_model_differs"] = in_model_diff
             entry["train_vs_eval_max_abs"] = _train_gap(module, x_nc, y_nc)
             report["layers"].append(entry)
+        report["link"] = {"retries": client.retries_used}
     report["pass"] = bool(report["layers"]) and all(e["pass"] for e in report["layers"])
     return report
 
