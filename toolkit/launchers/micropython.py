@@ -15,11 +15,9 @@ calls it for this kind.
 """
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,12 +26,12 @@ import tty
 from pathlib import Path
 
 from ..errors import BoardError, InputError, ToolMissing
+from . import BaseSession, die_with_parent, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIR = ROOT / "micropython"
 MODULES = ("bnrt_spec", "bnrt", "bnrt_fast", "bnrt_main")
 MODEL_FILE = "model.bnm"      # the model a board loads when serve() starts
-PR_SET_PDEATHSIG = 1
 
 
 def build_root() -> Path:
@@ -79,12 +77,7 @@ def build(out_dir, arch: str | None = None) -> list[Path]:
     return built
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-class Session:
+class Session(BaseSession):
     """A MicroPython board serving the protocol (or its REPL); `url` is for
     serial.serial_for_url."""
 
@@ -93,22 +86,10 @@ class Session:
         self._keep_fd = keep_fd
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(2)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if self._keep_fd is not None:
             os.close(self._keep_fd)
             self._keep_fd = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def _serve_call(board, s: dict, chunked: bool) -> str:
@@ -134,7 +115,7 @@ def _spawn_unix(board, args: list[str], fs: Path, nonblocking: bool) -> Session:
     log = open(fs.parent / "micropython.log", "wb")
     try:
         proc = subprocess.Popen([binary, "-X", f"heapsize={s['heapsize']}", *args], cwd=fs, env=env,
-                                stdin=master, stdout=master, stderr=log, preexec_fn=_die_with_parent)
+                                stdin=master, stdout=master, stderr=log, preexec_fn=die_with_parent)
     finally:
         os.close(master)
         log.close()

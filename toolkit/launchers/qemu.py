@@ -10,8 +10,6 @@ and `nodelay=on` (without it every reply waits about 40 ms).
 """
 from __future__ import annotations
 
-import ctypes
-import signal
 import socket
 import subprocess
 import tempfile
@@ -20,19 +18,13 @@ import time
 from pathlib import Path
 
 from ..errors import BoardError, ToolMissing
+from . import BaseSession, die_with_parent, stop_process
 
-PR_SET_PDEATHSIG = 1
 QEMU = "qemu-system-arm"
 QEMU_PACKAGE = "qemu-system-arm"
 DEFAULT_HARD_TIMEOUT = 1800.0   # seconds: a forgotten emulator ends by itself
 READY_TIMEOUT = 20.0
 EXIT_FAULT = 3                  # the firmware's fault handler exits with this (startup.c)
-
-
-def _die_with_parent() -> None:
-    # QEMU must not outlive the process (strictly: the thread) that started it.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def free_port() -> int:
@@ -54,7 +46,7 @@ def qemu_command(board, elf: Path, port: int) -> list[str]:
             *board.get("qemu.extra_args", [])]
 
 
-class Session:
+class Session(BaseSession):
     """A running emulator.  `url` is for serial.serial_for_url; `info` is the
     board's INFO answer (toolkit.protocol.client.BoardInfo)."""
 
@@ -75,21 +67,9 @@ class Session:
     def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, grace=3.0)
         if not self.detached and not self.keep_log:
             self.log.unlink(missing_ok=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def __del__(self):
         proc = getattr(self, "proc", None)
@@ -163,7 +143,7 @@ def start(board, *, elf: Path | str | None = None, model: bytes | None = None,
             if detach:
                 popen["start_new_session"] = True
             else:
-                popen["preexec_fn"] = _die_with_parent
+                popen["preexec_fn"] = die_with_parent
             try:
                 proc = subprocess.Popen(qemu_command(board, elf, port), **popen)
             except FileNotFoundError:

@@ -3,20 +3,15 @@ firmware.  Starts nothing; the session is just the port's URL."""
 from __future__ import annotations
 
 from ..errors import BoardError
+from . import BaseSession
 
 
-class Session:
+class Session(BaseSession):
     def __init__(self, board, url: str):
         self.board, self.url = board, url
 
     def stop(self) -> None:
         """Nothing to stop: the board keeps running."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def start(board, *, port: str | None = None, **options) -> Session:

@@ -3,18 +3,16 @@
 `tcp=PORT`, on socket://127.0.0.1:PORT."""
 from __future__ import annotations
 
-import ctypes
 import os
 import selectors
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 from ..errors import BoardError, ToolMissing
+from . import BaseSession, die_with_parent, stop_process
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
-PR_SET_PDEATHSIG = 1
 
 
 def binary_path() -> Path:
@@ -40,35 +38,17 @@ def build() -> Path:
     return binary_path()
 
 
-def _die_with_parent() -> None:
-    # The simulator must never outlive the toolkit process that started it.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-class Session:
+class Session(BaseSession):
     """A running simulator.  `url` is for serial.serial_for_url."""
 
     def __init__(self, board, proc: subprocess.Popen, url: str):
         self.board, self.proc, self.url = board, proc, url
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(2)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def __del__(self):
         proc = getattr(self, "proc", None)
@@ -100,7 +80,7 @@ def start(board, *, tcp: int | None = None, timeout: float = 10.0, **options) ->
     binary = build()
     args = [str(binary)] + (["--tcp", str(int(tcp))] if tcp is not None else [])
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                            stderr=subprocess.PIPE, preexec_fn=die_with_parent)
     session = Session(board, proc, "")
     url = _first_line(proc, timeout)
     if not url:
