@@ -163,3 +163,20 @@ def test_kernel_argument_checks(rt, dtype):
         top = spec.S8_SHIFT_MAX if dtype == "s8" else spec.S16_SHIFT_MAX
         assert _call(rt, dtype, **{**ok, "last": top}) == "OK"
         assert _call(rt, dtype, **{**ok, "last": top + 1}) == "ERR_QUANT"
+
+
+@pytest.mark.parametrize("dtype", ["f32", "s8", "s16"])
+def test_nhwc_few_channels_across_tile_boundaries(rt, dtype):
+    """NHWC with up to 33 channels: the host kernels repeat the parameters into
+    64-entry tiles; pixel counts around a tile's length and its remainder must
+    give the reference's bits, fused and unfused, in place too."""
+    rng = np.random.default_rng(11)
+    for channels in range(1, 34):
+        per_tile = max(1, 64 // channels)
+        for pixels in sorted({0, 1, per_tile - 1, per_tile, per_tile + 1, 3 * per_tile + 2}):
+            layer = random_layer(rng, dtype, "nhwc", channels, fused=bool(pixels % 2))
+            x = random_input(rng, dtype, (pixels, 1, channels))
+            want = expected(layer, x)
+            assert same_bits(rt.kernel(layer, x), want), (channels, pixels)
+            y = x.copy()
+            assert same_bits(rt.load(write_model([layer])).run(0, y), want), (channels, pixels)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..boards import ROOT
-from .report import Section, Target
+from .report import Section
 from .timing import best_time
 
 MPY_DIR = ROOT / "micropython"

@@ -205,6 +205,22 @@ bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
         }
     } else {
         size_t p, pixels = n / channels;
+#ifdef BNRT_NHWC_TILES
+        if (channels <= BNRT_TILE / 2u) {
+            float ta[BNRT_TILE], tb[BNRT_TILE];
+            const uint32_t len = (BNRT_TILE / channels) * channels;
+            uint32_t j;
+            for (j = 0; j < len; j++) {
+                ta[j] = a[j % channels];
+                tb[j] = b[j % channels];
+            }
+            for (; n >= len; n -= len, pixels -= len / channels) {
+                row_vector(in, out, len, ta, tb, fused);
+                in += len;
+                out += len;
+            }
+        }
+#endif
         for (p = 0; p < pixels; p++) {
             row_vector(in, out, channels, a, b, fused);
             in += channels;

@@ -74,6 +74,23 @@ bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch
         }
     } else {
         size_t p, pixels = n / channels;
+#ifdef BNRT_NHWC_TILES
+        if (channels <= BNRT_TILE / 2u) {
+            int32_t tm[BNRT_TILE];
+            int64_t tb[BNRT_TILE];
+            const uint32_t len = (BNRT_TILE / channels) * channels;
+            uint32_t j;
+            for (j = 0; j < len; j++) {
+                tm[j] = mult[j % channels];
+                tb[j] = bias[j % channels];
+            }
+            for (; n >= len; n -= len, pixels -= len / channels) {
+                row_all_channels(in, out, len, tm, tb, shift);
+                in += len;
+                out += len;
+            }
+        }
+#endif
         for (p = 0; p < pixels; p++) {
             row_all_channels(in, out, channels, mult, bias, shift);
             in += channels;

@@ -64,6 +64,25 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
             }
         }
 #else
+#ifdef BNRT_NHWC_TILES
+        if (channels <= BNRT_TILE / 2u) {
+            int32_t tm[BNRT_TILE], tb[BNRT_TILE];
+            const uint32_t len = (BNRT_TILE / channels) * channels;
+            uint32_t j;
+            for (j = 0; j < len; j++) {
+                tm[j] = mult[j % channels];
+                tb[j] = bias[j % channels];
+            }
+            for (; n >= len; n -= len, pixels -= len / channels) {
+                for (j = 0; j < len; j++) {
+                    const int32_t acc = in[j] * tm[j] + tb[j];
+                    out[j] = BNRT_SAT8(acc >> shift);
+                }
+                in += len;
+                out += len;
+            }
+        }
+#endif
         for (p = 0; p < pixels; p++) {
             for (c = 0; c < channels; c++) {
                 const int32_t acc = in[c] * mult[c] + bias[c];

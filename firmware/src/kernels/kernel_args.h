@@ -11,6 +11,15 @@ bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spati
                                uint8_t layout, const void *in, const void *out,
                                const void *p0, const void *p1, size_t *elements);
 
+/* NHWC with few channels on the host: the per-pixel channel loop is too short
+ * to vectorize, so the kernels repeat the parameters into stack tiles of
+ * BNRT_TILE entries (whole pixels) and run the vector loop over a tile at a
+ * time.  Cortex-M builds have their own NHWC loops and skip this. */
+#if !defined(__arm__)
+#define BNRT_NHWC_TILES 1
+#define BNRT_TILE 64u
+#endif
+
 /* Saturation to a signed bit width: SSAT on ARMv6/7-M and later, a clamp elsewhere. */
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
 #define BNRT_SAT8(v) ((int8_t)__builtin_arm_ssat((v), 8))
