@@ -79,10 +79,11 @@ bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch
             int32_t tm[BNRT_TILE];
             int64_t tb[BNRT_TILE];
             const uint32_t len = (BNRT_TILE / channels) * channels;
-            uint32_t j;
+            uint32_t j, k = 0;
             for (j = 0; j < len; j++) {
-                tm[j] = mult[j % channels];
-                tb[j] = bias[j % channels];
+                tm[j] = mult[k];
+                tb[j] = bias[k];
+                k = (k + 1u == channels) ? 0u : k + 1u;
             }
             for (; n >= len; n -= len, pixels -= len / channels) {
                 row_all_channels(in, out, len, tm, tb, shift);

@@ -68,10 +68,11 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
         if (channels <= BNRT_TILE / 2u) {
             int32_t tm[BNRT_TILE], tb[BNRT_TILE];
             const uint32_t len = (BNRT_TILE / channels) * channels;
-            uint32_t j;
+            uint32_t j, k = 0;
             for (j = 0; j < len; j++) {
-                tm[j] = mult[j % channels];
-                tb[j] = bias[j % channels];
+                tm[j] = mult[k];
+                tb[j] = bias[k];
+                k = (k + 1u == channels) ? 0u : k + 1u;
             }
             for (; n >= len; n -= len, pixels -= len / channels) {
                 for (j = 0; j < len; j++) {

@@ -11,14 +11,13 @@ bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spati
                                uint8_t layout, const void *in, const void *out,
                                const void *p0, const void *p1, size_t *elements);
 
-/* NHWC with few channels on the host: the per-pixel channel loop is too short
- * to vectorize, so the kernels repeat the parameters into stack tiles of
- * BNRT_TILE entries (whole pixels) and run the vector loop over a tile at a
- * time.  Cortex-M builds have their own NHWC loops and skip this. */
-#if !defined(__arm__)
+/* NHWC with few channels: the per-pixel channel loop is too short to
+ * vectorize (host) or to amortize the loop overhead (Cortex-M), so the f32 and
+ * s16 kernels (and s8 on the host) repeat the parameters into stack tiles of
+ * BNRT_TILE entries (whole pixels; at most 768 bytes of stack) and run the
+ * long loop over a tile at a time. */
 #define BNRT_NHWC_TILES 1
 #define BNRT_TILE 64u
-#endif
 
 /* Saturation to a signed bit width: SSAT on ARMv6/7-M and later, a clamp elsewhere. */
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
