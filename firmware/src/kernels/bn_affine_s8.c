@@ -65,9 +65,10 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
         }
 #else
 #ifdef BNRT_NHWC_TILES
+        /* (host only) int8 lanes are narrow: a 4x longer tile keeps the vector loop full */
         if (channels <= BNRT_TILE / 2u) {
-            int32_t tm[BNRT_TILE], tb[BNRT_TILE];
-            const uint32_t len = (BNRT_TILE / channels) * channels;
+            int32_t tm[4u * BNRT_TILE], tb[4u * BNRT_TILE];
+            const uint32_t len = (4u * BNRT_TILE / channels) * channels;
             uint32_t j, k = 0;
             for (j = 0; j < len; j++) {
                 tm[j] = mult[k];
