@@ -83,6 +83,16 @@ def kernel_sources() -> list[Path]:
     return sorted((firmware_info.FW_DIR / "src" / "kernels").glob("*.c"))
 
 
+NHWC_TILE = 64   # BNRT_TILE in firmware/src/kernels/kernel_args.h
+
+
+def _whole_tiles(channels: int, pixels: int) -> int:
+    """Round a pixel count up to whole parameter tiles of the NHWC kernels, so
+    the difference of two counts is linear in the element count."""
+    tile = NHWC_TILE // channels if channels <= NHWC_TILE // 2 else 1
+    return -(-pixels // tile) * tile
+
+
 def run(out_dir: Path, quick: bool, cores=("m3", "m4", "m7")) -> Section:
     sec = Section("cortexm", "Cortex-M instructions per element (unicorn, exact)",
                   [("core", ""), ("opt", ""), ("kernel", ""), ("layout", ""),
@@ -91,7 +101,8 @@ def run(out_dir: Path, quick: bool, cores=("m3", "m4", "m7")) -> Section:
                    ("call_overhead", "instructions")])
     sec.notes.append("Instructions, not cycles: unicorn executes the cross-compiled kernel "
                      "objects exactly but has no pipeline, flash wait-state or memory timing. "
-                     "Per element = (count(N2) - count(N1)) / (N2 - N1); the call overhead "
+                     "Per element = (count(N2) - count(N1)) / (N2 - N1), NHWC sizes in whole "
+                     "parameter tiles of the kernels; the call overhead "
                      "column is count(N1) - N1 * per_element. Every run's output was checked "
                      "bit for bit against toolkit/reference.py.")
     if not armcount.have_toolchain():
@@ -124,6 +135,8 @@ def run(out_dir: Path, quick: bool, cores=("m3", "m4", "m7")) -> Section:
                     if quick and ch == 3:
                         continue
                     s1, s2 = spatial_pairs[layout]
+                    if layout == "nhwc":
+                        s1, s2 = _whole_tiles(ch, s1), _whole_tiles(ch, s2)
                     params = _params(dtype, ch, rng)
                     r1 = count_kernel(m, dtype, fl, layout, ch, s1, rng, params)
                     r2 = count_kernel(m, dtype, fl, layout, ch, s2, rng, params)
