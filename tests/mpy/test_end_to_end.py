@@ -47,3 +47,22 @@ def test_install_with_mpremote_then_serve(tmp_path):
         q = np.array([[3, -2, 100, -128]], np.int8)
         np.testing.assert_array_equal(c.run(0, q, spatial=1).output,
                                       reference.bn_affine_int(q, mult, bias, 1, "s8", "nhwc"))
+
+
+@pytest.mark.skipif(shutil.which("mpremote") is None, reason="needs mpremote (pip install mpremote)")
+def test_toolkit_flash_then_verify(tmp_path, capsys):
+    """`toolkit flash --board micropython-unix MODEL` installs the module and the
+    model with mpremote; the board then serves that model without an upload,
+    and `toolkit verify` passes on it."""
+    model = tmp_path / "tiny.bnm"
+    assert main(["export", "toolkit.examples.tiny:build", "-o", str(model), "--dtype", "s8"]) == 0
+    assert main(["flash", "--board", "micropython-unix", str(model)]) == 0
+    assert "installed" in capsys.readouterr().out
+    blob = model.read_bytes()
+    board = get_board("micropython-unix")
+    with mp_launcher.start(board) as session, Client(session.url) as c:
+        info = c.model_info(0)
+        assert info.crc32 == int.from_bytes(blob[8:12], "little")
+        assert info.layer_count == 3
+    assert main(["verify", "--board", "micropython-unix", "--dtype", "s8", "--samples", "2",
+                 "toolkit.examples.tiny:build"]) == 0

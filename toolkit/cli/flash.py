@@ -65,12 +65,19 @@ def command(model, board, port, model_only, stop, as_json):
             result = flashing.flash_qemu(b, blob, _tcp_port(port))
     elif b.kind == "serial":
         result = flashing.flash_real(b, blob, port, skip_image=model_only)
+    elif b.kind == "micropython":
+        from ..launchers import micropython
+        files = micropython.install(b, url=port, model_path=model)
+        result = {"board": b.name, "installed": files, "url": port or b.get("micropython.port")}
     else:
-        raise InputError(f"board {b.name!r} is of kind {b.kind!r}: `toolkit flash` handles qemu and "
-                         "real Cortex-M boards", "host-sim and MicroPython boards start on demand "
-                         "(`toolkit verify --board ...`)")
+        raise InputError(f"board {b.name!r} is of kind {b.kind!r}: `toolkit flash` handles qemu, "
+                         "real Cortex-M and MicroPython boards", "host-sim starts on demand "
+                         "(`toolkit verify --board host-sim`)")
     if as_json:
         click.echo(json.dumps(result))
+        return
+    if b.kind == "micropython":
+        click.echo(f"{b.name}: installed {', '.join(result['installed'])} with mpremote")
         return
     if b.kind == "qemu":
         how = "already running (same image)" if result.get("reused") else f"started (pid {result['pid']})"
