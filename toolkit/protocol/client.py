@@ -29,7 +29,16 @@ DEFAULT_BAUDRATE = 115200
 MIN_PAYLOAD = 64           # smallest data frame payload (every board accepts 64)
 GROW_AFTER = 8             # clean data frames before the frame size doubles again
 _DATA_COMMANDS = ("LOAD_CHUNK", "RUN")
-_RETRY_NAKS = {spec.STATUS["ERR_FRAME_CRC"], spec.STATUS["ERR_FRAME_FORMAT"]}
+
+
+class _Resplit(Exception):
+    """A data frame failed and the frame size shrank below it: the caller
+    sends the same data again in smaller frames (RUN and LOAD_CHUNK are
+    idempotent, so abandoning the big frame is safe)."""
+# NAKs that line noise causes: the client never sends an oversized frame, so
+# ERR_FRAME_SIZE means bytes were duplicated or a delimiter was lost on the way.
+_RETRY_NAKS = {spec.STATUS["ERR_FRAME_CRC"], spec.STATUS["ERR_FRAME_FORMAT"],
+               spec.STATUS["ERR_FRAME_SIZE"]}
 # element type on the wire, per layer dtype
 NUMPY_DTYPES = {"f32": np.dtype("<f4"), "s8": np.dtype("i1"), "s16": np.dtype("<i2")}
 
@@ -188,7 +197,8 @@ class Client:
         except serial.SerialException as e:    # includes the write timeout
             raise self._lost(e) from None
 
-    def request(self, command: str, payload: bytes = b"", answer_bytes: int = 64) -> bytes:
+    def request(self, command: str, payload: bytes = b"", answer_bytes: int = 64,
+                resplit: bool = False) -> bytes:
         """Send one command and return the payload of its OK answer."""
         if self._ser is None:
             raise BoardError("the connection is closed", "open a new Client")
@@ -204,6 +214,8 @@ class Client:
                 if command in _DATA_COMMANDS:
                     self._payload_cap = max(MIN_PAYLOAD, min(self._payload_cap, len(payload)) // 2)
                     self._clean = 0
+                    if resplit and len(payload) > self._max_payload():
+                        raise _Resplit
             self._write(wire)
             deadline = time.monotonic() + wait
             while True:
@@ -293,7 +305,11 @@ class Client:
         offset = 0
         while offset < len(blob):
             step = self._max_payload() - spec.LOAD_CHUNK.size
-            self.request("LOAD_CHUNK", spec.LOAD_CHUNK.pack(offset) + blob[offset:offset + step])
+            try:
+                self.request("LOAD_CHUNK", spec.LOAD_CHUNK.pack(offset) + blob[offset:offset + step],
+                             resplit=True)
+            except _Resplit:
+                continue
             offset = min(offset + step, len(blob))
             if progress is not None:
                 progress(offset, len(blob))
@@ -320,7 +336,11 @@ class Client:
             per_frame = (self._max_payload() - spec.RUN.size) // dt.itemsize
             chunk = flat[first:first + per_frame]
             head = spec.RUN.pack(layer, 0, spatial, first, chunk.size)
-            answer = self.request("RUN", head + chunk.tobytes(), answer_bytes=chunk.nbytes + 16)
+            try:
+                answer = self.request("RUN", head + chunk.tobytes(), answer_bytes=chunk.nbytes + 16,
+                                      resplit=True)
+            except _Resplit:
+                continue
             (t,) = spec.RUN_RESPONSE.unpack_from(answer)
             body = answer[spec.RUN_RESPONSE.size:]
             if len(body) != chunk.nbytes:
