@@ -25,3 +25,19 @@ def test_verify_on_qemu_an386(dtype, tmp_path):
     result = json.loads(report.read_text())
     assert result["board"] == "qemu-mps2-an386"
     assert len(result["layers"]) == 3
+    assert all(layer["bit_exact"] for layer in result["layers"])
+
+
+def test_verify_on_a_running_board_names_it(tmp_path):
+    """With --port, the report names the board that answered (from INFO), not
+    the --board default."""
+    from toolkit.boards import get_board, start_board
+
+    report = tmp_path / "report.json"
+    with start_board(get_board("qemu-mps2-an500")) as session:
+        code = main(["verify", "toolkit.examples.tiny:build", "--port", session.url,
+                     "--dtype", "f32", "--samples", "2", "--report", str(report)])
+    assert code == 0
+    result = json.loads(report.read_text())
+    assert result["board"] == "qemu-mps2-an500"
+    assert all(layer["bit_exact"] for layer in result["layers"])

@@ -172,6 +172,7 @@ def verify(model, inputs, *, dtype: str, layout: str = "nchw", board: str = "hos
               "warnings": sorted({str(w.message) for w in caught}), "layers": []}
     with board_client(board, port, timeout, retries) as (client, _):
         info = client.board
+        report["board"] = info.name or board      # the board that answered (matters with --port)
         report["board_info"] = {"name": info.name, "max_payload": info.max_payload,
                                 "max_model": info.max_model, "counter": info.counter,
                                 "counter_hz": info.counter_hz, "firmware_version": info.firmware_version}
