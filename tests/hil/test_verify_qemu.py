@@ -1,5 +1,6 @@
-"""End to end on a real Cortex-M4F image: `toolkit verify` starts QEMU itself
-(no --port), streams a model's BN layers and compares with torch eval mode."""
+"""End to end on the real Cortex-M images: `toolkit verify` starts QEMU itself
+(no --port), streams a model's BN layers and compares with torch eval mode, on
+every emulated board in every dtype."""
 from __future__ import annotations
 
 import json
@@ -15,15 +16,19 @@ pytestmark = pytest.mark.skipif(
            "gcc-arm-none-eabi libnewlib-arm-none-eabi)")
 
 
+QEMU_BOARDS = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-netduinoplus2"]
+
+
+@pytest.mark.parametrize("board", QEMU_BOARDS)
 @pytest.mark.parametrize("dtype", ["f32", "s16", "s8"])
-def test_verify_on_qemu_an386(dtype, tmp_path):
+def test_verify_on_qemu(board, dtype, tmp_path):
     report = tmp_path / "report.json"
-    code = main(["verify", "toolkit.examples.tiny:build", "--board", "qemu-mps2-an386",
+    code = main(["verify", "toolkit.examples.tiny:build", "--board", board,
                  "--dtype", dtype, "--input-shape", "3,12,12", "--samples", "4",
                  "--report", str(report)])
     assert code == 0
     result = json.loads(report.read_text())
-    assert result["board"] == "qemu-mps2-an386"
+    assert result["board"] == board
     assert len(result["layers"]) == 3
     assert all(layer["bit_exact"] for layer in result["layers"])
 

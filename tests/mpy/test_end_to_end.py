@@ -64,5 +64,6 @@ def test_toolkit_flash_then_verify(tmp_path, capsys):
         info = c.model_info(0)
         assert info.crc32 == int.from_bytes(blob[8:12], "little")
         assert info.layer_count == 3
-    assert main(["verify", "--board", "micropython-unix", "--dtype", "s8", "--samples", "2",
-                 "toolkit.examples.tiny:build"]) == 0
+    for dtype in ("f32", "s16", "s8"):
+        assert main(["verify", "--board", "micropython-unix", "--dtype", dtype, "--samples", "2",
+                     "toolkit.examples.tiny:build"]) == 0
