@@ -201,7 +201,7 @@ def _run(quick: bool) -> Section:
         sec.skip(str(e))
         return sec
     sec.notes += [
-        f"C: {kern.path.name} (firmware/mk/core.mk: gcc -O2, -mfma when the CPU has FMA), "
+        f"C: {kern.path.name} (firmware/mk/core.mk: gcc -O3 -march=native), "
         "the kernel symbols called through ctypes with pre-bound argument types; the runtime "
         "has no batched entry point, so each figure is one kernel call per Python call and "
         "includes about 1 us of ctypes dispatch (dominant below a few thousand elements).",

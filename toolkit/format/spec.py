@@ -99,9 +99,9 @@ COMMANDS = {
     "RUN": 0x05,          # RUN + input -> RUN_RESPONSE + output
     "RESET": 0x06,        # (empty) -> (empty): drop any upload in progress
     "MODEL_INFO": 0x07,   # MODEL_INFO -> MODEL_INFO_RESPONSE
-    "TRAIN": 0x08,        # reserved: on-device train-mode BN (issue 9)
-    "STATS": 0x09,        # reserved
-    "FREEZE": 0x0A,       # reserved
+    "TRAIN": 0x08,        # train-mode BN on the device, in phases (TRAIN_* structs below)
+    "STATS": 0x09,        # STATS -> STATS_RESPONSE + running statistics
+    "FREEZE": 0x0A,       # FREEZE -> FREEZE_RESPONSE: fold them into the active f32 layer
 }
 
 INFO_RESPONSE = struct.Struct("<HHIIIBBHBB")
