@@ -208,13 +208,8 @@ bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
 #ifdef BNRT_NHWC_TILES
         if (channels <= BNRT_TILE / 2u) {
             float ta[BNRT_TILE], tb[BNRT_TILE];
-            const uint32_t len = (BNRT_TILE / channels) * channels;
-            uint32_t j, k = 0;
-            for (j = 0; j < len; j++) {
-                ta[j] = a[k];
-                tb[j] = b[k];
-                k = (k + 1u == channels) ? 0u : k + 1u;
-            }
+            const uint32_t len = BNRT_TILE_LEN(BNRT_TILE, channels);
+            BNRT_TILE_FILL(ta, tb, a, b, channels, len);
             for (; n >= len; n -= len, pixels -= len / channels) {
                 row_vector(in, out, len, ta, tb, fused);
                 in += len;

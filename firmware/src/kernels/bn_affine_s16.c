@@ -78,13 +78,8 @@ bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch
         if (channels <= BNRT_TILE / 2u) {
             int32_t tm[BNRT_TILE];
             int64_t tb[BNRT_TILE];
-            const uint32_t len = (BNRT_TILE / channels) * channels;
-            uint32_t j, k = 0;
-            for (j = 0; j < len; j++) {
-                tm[j] = mult[k];
-                tb[j] = bias[k];
-                k = (k + 1u == channels) ? 0u : k + 1u;
-            }
+            const uint32_t len = BNRT_TILE_LEN(BNRT_TILE, channels);
+            BNRT_TILE_FILL(tm, tb, mult, bias, channels, len);
             for (; n >= len; n -= len, pixels -= len / channels) {
                 row_all_channels(in, out, len, tm, tb, shift);
                 in += len;

@@ -68,17 +68,12 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
         /* (host only) int8 lanes are narrow: a 4x longer tile keeps the vector loop full */
         if (channels <= BNRT_TILE / 2u) {
             int32_t tm[4u * BNRT_TILE], tb[4u * BNRT_TILE];
-            const uint32_t len = (4u * BNRT_TILE / channels) * channels;
-            uint32_t j, k = 0;
-            for (j = 0; j < len; j++) {
-                tm[j] = mult[k];
-                tb[j] = bias[k];
-                k = (k + 1u == channels) ? 0u : k + 1u;
-            }
+            const uint32_t len = BNRT_TILE_LEN(4u * BNRT_TILE, channels);
+            BNRT_TILE_FILL(tm, tb, mult, bias, channels, len);
             for (; n >= len; n -= len, pixels -= len / channels) {
-                for (j = 0; j < len; j++) {
-                    const int32_t acc = in[j] * tm[j] + tb[j];
-                    out[j] = BNRT_SAT8(acc >> shift);
+                for (c = 0; c < len; c++) {
+                    const int32_t acc = in[c] * tm[c] + tb[c];
+                    out[c] = BNRT_SAT8(acc >> shift);
                 }
                 in += len;
                 out += len;

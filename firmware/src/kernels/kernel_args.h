@@ -19,6 +19,20 @@ bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spati
 #define BNRT_NHWC_TILES 1
 #define BNRT_TILE 64u
 
+/* Elements in a tile of `tile` entries holding whole pixels of `channels`. */
+#define BNRT_TILE_LEN(tile, channels) (((tile) / (channels)) * (channels))
+
+/* t0[j], t1[j] = p0[j % channels], p1[j % channels] for j < len, without a division. */
+#define BNRT_TILE_FILL(t0, t1, p0, p1, channels, len)                       \
+    do {                                                                    \
+        uint32_t j_, k_ = 0;                                                \
+        for (j_ = 0; j_ < (len); j_++) {                                    \
+            (t0)[j_] = (p0)[k_];                                            \
+            (t1)[j_] = (p1)[k_];                                            \
+            k_ = (k_ + 1u == (channels)) ? 0u : k_ + 1u;                    \
+        }                                                                   \
+    } while (0)
+
 /* Saturation to a signed bit width: SSAT on ARMv6/7-M and later, a clamp elsewhere. */
 #if defined(__ARM_FEATURE_SAT) && defined(__GNUC__)
 #define BNRT_SAT8(v) ((int8_t)__builtin_arm_ssat((v), 8))
