@@ -13,18 +13,10 @@ from hypothesis import strategies as st
 from bnrt_cases import random_layer
 from toolkit import reference
 from toolkit.format import spec
-from toolkit.format.reader import FormatError, read_model
+from toolkit.format.reader import FormatError, read_model, validation_status
 from toolkit.format.writer import LayerBlob, write_model
 
 GOLDEN = sorted((Path(__file__).resolve().parents[1] / "golden").glob("*.bnm"))
-
-
-def py_status(blob: bytes) -> str:
-    try:
-        read_model(blob)
-    except FormatError as e:
-        return e.status
-    return "OK"
 
 
 def c_status(rt, blob: bytes) -> str:
@@ -92,14 +84,14 @@ def test_writer_output_is_accepted_and_decoded_alike(rt, seed, n, names):
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.name for p in GOLDEN])
 def test_golden_files(rt, path):
     blob = path.read_bytes()
-    assert c_status(rt, blob) == py_status(blob) == "OK"
+    assert c_status(rt, blob) == validation_status(blob) == "OK"
 
 
 def test_every_truncation(rt):
     blob = small_model()
     for n in range(len(blob)):
-        assert c_status(rt, blob[:n]) == py_status(blob[:n]), n
-    assert c_status(rt, blob + b"\0") == py_status(blob + b"\0") == "ERR_SIZE"
+        assert c_status(rt, blob[:n]) == validation_status(blob[:n]), n
+    assert c_status(rt, blob + b"\0") == validation_status(blob + b"\0") == "ERR_SIZE"
 
 
 def test_every_bit_flip(rt):
@@ -111,7 +103,7 @@ def test_every_bit_flip(rt):
         bad = bytearray(blob)
         bad[i // 8] ^= 1 << (i % 8)
         for case in (bytes(bad), with_crc(bad)):
-            want = py_status(case)
+            want = validation_status(case)
             assert c_status(rt, case) == want, (i, want)
             seen.add(want)
     # the flips exercised many distinct checks, not just the CRC
@@ -153,7 +145,7 @@ def test_field_corruption_with_valid_crc(rt, data):
     if data.draw(st.booleans()):
         blob[base + 33 + data.draw(st.integers(0, 2))] = data.draw(st.integers(1, 255))
     case = with_crc(blob)
-    assert c_status(rt, case) == py_status(case)
+    assert c_status(rt, case) == validation_status(case)
 
 
 @pytest.mark.parametrize("misalign", range(1, 8))
@@ -177,4 +169,4 @@ def test_s8_limits_keep_the_accumulator_in_int32(rt):
     want = reference.bn_affine_int(x, corner.params["mult"], corner.params["bias"], 0, "s8", "nchw")
     assert np.array_equal(got, want)
     beyond = write_model([layer(-spec.S8_MULT_MAX, spec.S8_BIAS_MAX + 1)])
-    assert c_status(rt, beyond) == py_status(beyond) == "ERR_QUANT"
+    assert c_status(rt, beyond) == validation_status(beyond) == "ERR_QUANT"

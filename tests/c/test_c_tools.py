@@ -13,7 +13,8 @@ import pytest
 
 from bnrt_cases import random_input, random_layer, same_bits
 from test_c_kernels import expected, tensor_shape
-from test_c_parser import py_status, small_model, with_crc
+from test_c_parser import small_model, with_crc
+from toolkit.format.reader import validation_status
 from toolkit.format.writer import write_model
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
@@ -47,7 +48,7 @@ def test_sanitizers_find_nothing(tmp_path):
         path.write_bytes(case)
         misalign = int(rng.integers(1, 8)) if i % 10 == 0 else 0
         lines.append(f"L {path} {misalign}")
-        want = "ERR_ALIGN" if misalign else py_status(case)
+        want = "ERR_ALIGN" if misalign else validation_status(case)
         checks.append(("status", want))
 
     # runs: random valid layers, whole tensors and random windows

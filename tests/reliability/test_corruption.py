@@ -23,14 +23,6 @@ def rt():
     return default_runtime()
 
 
-def reader_status(blob: bytes) -> str:
-    try:
-        reader.read_model(blob)
-    except reader.FormatError as e:
-        return e.status
-    return "OK"
-
-
 def runtime_status(rt, blob: bytes) -> str:
     try:
         rt.load(blob)
@@ -51,7 +43,7 @@ def damaged_versions(blob: bytes):
 
 @pytest.mark.parametrize("name,blob", BLOBS, ids=IDS)
 def test_intact_blob_loads_everywhere(rt, name, blob):
-    assert reader_status(blob) == "OK"
+    assert reader.validation_status(blob) == "OK"
     assert runtime_status(rt, blob) == "OK"
 
 
@@ -59,7 +51,7 @@ def test_intact_blob_loads_everywhere(rt, name, blob):
 def test_every_truncation_and_bit_flip_rejected_by_reader_and_runtime(rt, name, blob):
     wrong, count = [], 0
     for what, damaged, expected in damaged_versions(blob):
-        got_py, got_c = reader_status(damaged), runtime_status(rt, damaged)
+        got_py, got_c = reader.validation_status(damaged), runtime_status(rt, damaged)
         count += 1
         if not (got_py == got_c == expected):
             wrong.append(f"{what}: reader {got_py}, runtime {got_c}, expected {expected}")

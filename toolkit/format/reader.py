@@ -91,6 +91,16 @@ def read_model(blob: bytes) -> Model:
     return model
 
 
+def validation_status(blob: bytes) -> str:
+    """The status name validation gives `blob` ("OK" when it is a valid file):
+    what the C parser and the MicroPython module must also answer."""
+    try:
+        read_model(blob)
+    except FormatError as e:
+        return e.status
+    return "OK"
+
+
 def _read_layer(blob, base, e, i, layers_end, params_limit, strings) -> LayerBlob:
     where = f"layer {i}"
     op = _ID_TO["op"].get(e["op"])
