@@ -82,17 +82,18 @@ class Layer:
          self.out_zero_point, self.shift, self.name_offset) = fields
         c = self.channels
         p = addr + self.params_offset
+        # p0: a (f32) or mult; p1: b (f32) or bias; array order from bnrt_spec
         if self.dtype == DTYPE_F32:      # a[C] f32, b[C] f32
-            self.p0 = view(p, uctypes.FLOAT32, c)
-            self.p1 = view(p + 4 * c, uctypes.FLOAT32, c)
+            self.addr0, self.addr1 = p + c * PARAM_F32_A_START, p + c * PARAM_F32_B_START
+            t0 = t1 = uctypes.FLOAT32
         elif self.dtype == DTYPE_S8:     # mult[C] i32, bias[C] i32
-            self.p0 = view(p, uctypes.INT32, c)
-            self.p1 = view(p + 4 * c, uctypes.INT32, c)
-        else:                            # bias[C] i64, mult[C] i32
-            self.p1 = view(p, uctypes.INT64, c)
-            self.p0 = view(p + 8 * c, uctypes.INT32, c)
-        self.addr0 = p if self.dtype != DTYPE_S16 else p + 8 * c   # mult / a
-        self.addr1 = p + 4 * c if self.dtype != DTYPE_S16 else p   # bias / b
+            self.addr0, self.addr1 = p + c * PARAM_S8_MULT_START, p + c * PARAM_S8_BIAS_START
+            t0 = t1 = uctypes.INT32
+        else:                            # mult[C] i32, bias[C] i64
+            self.addr0, self.addr1 = p + c * PARAM_S16_MULT_START, p + c * PARAM_S16_BIAS_START
+            t0, t1 = uctypes.INT32, uctypes.INT64
+        self.p0 = view(self.addr0, t0, c)
+        self.p1 = view(self.addr1, t1, c)
 
 
 def _check_layer(blob, base, layers_end, params_limit, strings_size):
@@ -132,12 +133,13 @@ def _check_layer(blob, base, layers_end, params_limit, strings_size):
 def _check_params(blob, dtype, ch, poff):
     addr = uctypes.addressof(blob) + poff
     if dtype == DTYPE_S8:
-        mult, bias = view(addr, uctypes.INT32, ch), view(addr + 4 * ch, uctypes.INT32, ch)
+        mult = view(addr + ch * PARAM_S8_MULT_START, uctypes.INT32, ch)
+        bias = view(addr + ch * PARAM_S8_BIAS_START, uctypes.INT32, ch)
         for c in range(ch):
             if not (-S8_MULT_MAX <= mult[c] <= S8_MULT_MAX and -S8_BIAS_MAX <= bias[c] <= S8_BIAS_MAX):
                 return ERR_QUANT
         return OK
-    bias = view(addr, uctypes.INT64, ch)
+    bias = view(addr + ch * PARAM_S16_BIAS_START, uctypes.INT64, ch)
     for c in range(ch):
         if not -S16_BIAS_MAX <= bias[c] <= S16_BIAS_MAX:
             return ERR_QUANT
@@ -171,7 +173,7 @@ def validate(blob):
         return ERR_CRC, None
     if flags & ~FILE_FLAGS_KNOWN or count == 0:
         return ERR_HEADER, None
-    if l_off % 4:
+    if l_off % LAYER_TABLE_ALIGN:
         return ERR_ALIGN, None
     if l_off < HEADER_SIZE or not _fits(l_off, count * LAYER_SIZE, n):
         return ERR_BOUNDS, None

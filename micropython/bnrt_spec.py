@@ -1,18 +1,20 @@
-# Generated from toolkit/format/spec.py by micropython/genspec.py.
-# DO NOT EDIT: change spec.py and run `python micropython/genspec.py`.
+# Generated from toolkit/format/spec.py by toolkit/format/render.py.
+# DO NOT EDIT: change spec.py and run `python -m toolkit.format.render`.
 from micropython import const
 
+# ---- model file
 MAGIC = b'BNMF'
 VERSION_MAJOR = const(1)
 VERSION_MINOR = const(0)
 PARAM_ALIGN = const(8)
-NAME_NONE = 4294967295
+LAYER_TABLE_ALIGN = const(4)
+NAME_NONE = 0xFFFFFFFF
 MAX_CHANNELS = const(1048576)
 CRC_OFFSET = const(8)
-FILE_FLAG_STRINGS = const(1)
-FILE_FLAGS_KNOWN = const(1)
-LAYER_FLAG_FMA = const(1)
-LAYER_FLAGS_KNOWN = const(1)
+FILE_FLAG_STRINGS = const(0x0001)
+FILE_FLAGS_KNOWN = const(0x0001)
+LAYER_FLAG_FMA = const(0x01)
+LAYER_FLAGS_KNOWN = const(0x01)
 HEADER_FMT = '<4sBBHIIHHIII'
 HEADER_SIZE = const(32)
 HEADER_OFF_MAGIC = const(0)
@@ -53,6 +55,12 @@ DTYPE_SIZE_S16 = const(2)
 PARAM_BYTES_F32 = const(8)
 PARAM_BYTES_S8 = const(8)
 PARAM_BYTES_S16 = const(12)
+PARAM_F32_A_START = const(0)
+PARAM_F32_B_START = const(4)
+PARAM_S8_MULT_START = const(0)
+PARAM_S8_BIAS_START = const(4)
+PARAM_S16_BIAS_START = const(0)
+PARAM_S16_MULT_START = const(8)
 S8_MULT_MAX = const(8388608)
 S8_BIAS_MAX = const(1073741823)
 S8_SHIFT_MAX = const(31)
@@ -63,10 +71,13 @@ S8_MAX = const(127)
 S16_MIN = const(-32768)
 S16_MAX = const(32767)
 
+# ---- protocol
 PROTOCOL_VERSION = const(1)
 FIRMWARE_VERSION = const(1)
-FRAME_DELIMITER = const(0)
+FRAME_DELIMITER = const(0x00)
+FRAME_CRC_SIZE = const(4)
 FRAME_OVERHEAD = const(8)
+MIN_PAYLOAD = const(64)
 RESPONSE_BIT = const(0x80)
 NAK = const(0xFF)
 FRAME_TIMEOUT_MS = const(200)
@@ -90,18 +101,27 @@ COUNTER_NONE = const(0)
 COUNTER_CYCLES = const(1)
 COUNTER_INSTRUCTIONS = const(2)
 COUNTER_TIME = const(3)
+DTYPE_MASK_ALL = const(0x0E)
+LAYOUT_MASK_ALL = const(0x03)
+OP_MASK_ALL = const(0x0002)
 INFO_FMT = '<HHIIIBBHBB'
+INFO_SIZE = const(22)
 LOAD_BEGIN_FMT = '<II'
+LOAD_BEGIN_SIZE = const(8)
 LOAD_CHUNK_FMT = '<I'
 LOAD_CHUNK_SIZE = const(4)
 LOAD_COMMIT_FMT = '<IH2x'
+LOAD_COMMIT_SIZE = const(8)
 RUN_FMT = '<HHIII'
 RUN_SIZE = const(16)
 RUN_RESPONSE_FMT = '<I'
+RUN_RESPONSE_SIZE = const(4)
 MODEL_INFO_FMT = '<H'
+MODEL_INFO_SIZE = const(2)
 MODEL_INFO_RESPONSE_FMT = '<IHHBBBBI'
+MODEL_INFO_RESPONSE_SIZE = const(16)
 
-# status codes (spec.STATUSES order)
+# ---- status codes (spec.STATUSES order)
 OK = const(0)
 ERR_ARG = const(1)
 ERR_MAGIC = const(2)

@@ -24,18 +24,18 @@
 #define BNRT_MODEL_SLOT_SIZE 16384u /* bytes per model slot; there are two */
 #endif
 #ifndef BNRT_DTYPE_MASK
-#define BNRT_DTYPE_MASK ((1u << BNRT_DTYPE_F32) | (1u << BNRT_DTYPE_S8) | (1u << BNRT_DTYPE_S16))
+#define BNRT_DTYPE_MASK BNRT_DTYPE_MASK_ALL
 #endif
 #ifndef BNRT_LAYOUT_MASK
-#define BNRT_LAYOUT_MASK ((1u << BNRT_LAYOUT_NCHW) | (1u << BNRT_LAYOUT_NHWC))
+#define BNRT_LAYOUT_MASK BNRT_LAYOUT_MASK_ALL
 #endif
 #ifndef BNRT_OP_MASK
-#define BNRT_OP_MASK (1u << BNRT_OP_BN_AFFINE)
+#define BNRT_OP_MASK BNRT_OP_MASK_ALL
 #endif
 
 /* INFO must fit, and every size must fit the 32-bit protocol fields. */
 #define BNRT_CMD_ASSERT(name, cond) typedef char bnrt_cmd_assert_##name[(cond) ? 1 : -1]
-BNRT_CMD_ASSERT(payload_min, BNRT_MAX_PAYLOAD >= 64u);
+BNRT_CMD_ASSERT(payload_min, BNRT_MAX_PAYLOAD >= BNRT_MIN_PAYLOAD);
 BNRT_CMD_ASSERT(payload_max, BNRT_MAX_PAYLOAD <= 0x7FFFFFF0u);
 BNRT_CMD_ASSERT(slot_min, BNRT_MODEL_SLOT_SIZE >= BNRT_HDR_SIZE);
 BNRT_CMD_ASSERT(slot_max, BNRT_MODEL_SLOT_SIZE <= 0x7FFFFFF0u);

@@ -1,5 +1,5 @@
-/* Generated from toolkit/format/spec.py by toolkit/format/cheader.py.
- * DO NOT EDIT: change spec.py and run `python -m toolkit.format.cheader`. */
+/* Generated from toolkit/format/spec.py by toolkit/format/render.py.
+ * DO NOT EDIT: change spec.py and run `python -m toolkit.format.render`. */
 #ifndef BNRT_SPEC_H
 #define BNRT_SPEC_H
 
@@ -8,6 +8,7 @@
 #define BNRT_VERSION_MAJOR 1u
 #define BNRT_VERSION_MINOR 0u
 #define BNRT_PARAM_ALIGN 8u
+#define BNRT_LAYER_TABLE_ALIGN 4u
 #define BNRT_NAME_NONE 0xFFFFFFFFu
 #define BNRT_MAX_CHANNELS 1048576u
 #define BNRT_CRC_OFFSET 8u
@@ -47,20 +48,35 @@
 #define BNRT_DTYPE_S16 3u
 #define BNRT_LAYOUT_NCHW 0u
 #define BNRT_LAYOUT_NHWC 1u
+#define BNRT_DTYPE_SIZE_F32 4u
+#define BNRT_DTYPE_SIZE_S8 1u
+#define BNRT_DTYPE_SIZE_S16 2u
 #define BNRT_PARAM_BYTES_F32 8u
 #define BNRT_PARAM_BYTES_S8 8u
 #define BNRT_PARAM_BYTES_S16 12u
+#define BNRT_PARAM_F32_A_START 0u  /* a[C] at params + C * 0 */
+#define BNRT_PARAM_F32_B_START 4u  /* b[C] at params + C * 4 */
+#define BNRT_PARAM_S8_MULT_START 0u  /* mult[C] at params + C * 0 */
+#define BNRT_PARAM_S8_BIAS_START 4u  /* bias[C] at params + C * 4 */
+#define BNRT_PARAM_S16_BIAS_START 0u  /* bias[C] at params + C * 0 */
+#define BNRT_PARAM_S16_MULT_START 8u  /* mult[C] at params + C * 8 */
 #define BNRT_S8_MULT_MAX 8388608L
 #define BNRT_S8_BIAS_MAX 1073741823L
 #define BNRT_S8_SHIFT_MAX 31u
 #define BNRT_S16_BIAS_MAX 4611686018427387904LL
 #define BNRT_S16_SHIFT_MAX 62u
+#define BNRT_S8_MIN (-128L)
+#define BNRT_S8_MAX 127L
+#define BNRT_S16_MIN (-32768L)
+#define BNRT_S16_MAX 32767L
 
 /* ---- protocol ---- */
 #define BNRT_PROTOCOL_VERSION 1u
 #define BNRT_FIRMWARE_VERSION 1u
 #define BNRT_FRAME_DELIMITER 0x00u
+#define BNRT_FRAME_CRC_SIZE 4u
 #define BNRT_FRAME_OVERHEAD 8u
+#define BNRT_MIN_PAYLOAD 64u
 #define BNRT_RESPONSE_BIT 0x80u
 #define BNRT_NAK 0xFFu
 #define BNRT_FRAME_TIMEOUT_MS 200u
@@ -83,6 +99,9 @@
 #define BNRT_COUNTER_CYCLES 1u
 #define BNRT_COUNTER_INSTRUCTIONS 2u
 #define BNRT_COUNTER_TIME 3u
+#define BNRT_DTYPE_MASK_ALL 0x0Eu
+#define BNRT_LAYOUT_MASK_ALL 0x03u
+#define BNRT_OP_MASK_ALL 0x0002u
 #define BNRT_INFO_SIZE 22u
 #define BNRT_INFO_OFF_PROTOCOL_VERSION 0u  /* 2 byte(s) */
 #define BNRT_INFO_OFF_FIRMWARE_VERSION 2u  /* 2 byte(s) */
@@ -162,7 +181,12 @@
 #define BNRT_TRAIN_PASS_VAR 2u
 #define BNRT_TRAIN_FLAG_CUMULATIVE 1u
 #define BNRT_TRAIN_FLAG_FMA 2u
+#define BNRT_TRAIN_PASS_DONE 3u
 #define BNRT_TRAIN_FLAGS_KNOWN 3u
+
+/* ---- per-dtype lookups (0 for an unknown dtype id) ---- */
+#define BNRT_DTYPE_SIZE(id) ((id) == BNRT_DTYPE_F32 ? BNRT_DTYPE_SIZE_F32 : (id) == BNRT_DTYPE_S8 ? BNRT_DTYPE_SIZE_S8 : (id) == BNRT_DTYPE_S16 ? BNRT_DTYPE_SIZE_S16 : 0u)
+#define BNRT_PARAM_BYTES(id) ((id) == BNRT_DTYPE_F32 ? BNRT_PARAM_BYTES_F32 : (id) == BNRT_DTYPE_S8 ? BNRT_PARAM_BYTES_S8 : (id) == BNRT_DTYPE_S16 ? BNRT_PARAM_BYTES_S16 : 0u)
 
 /* ---- status codes: X(NAME, value, "message") ---- */
 #define BNRT_STATUS_LIST(X) \
@@ -208,7 +232,7 @@ typedef enum {
 #define BNRT_SPEC_ASSERT(name, cond) typedef char bnrt_spec_assert_##name[(cond) ? 1 : -1]
 BNRT_SPEC_ASSERT(hdr_size, BNRT_HDR_SIZE == BNRT_HDR_OFF_STRINGS_SIZE + 4u);
 BNRT_SPEC_ASSERT(layer_size, BNRT_LAYER_SIZE == BNRT_LAYER_OFF_NAME_OFFSET + 4u);
-BNRT_SPEC_ASSERT(layer_align, BNRT_LAYER_SIZE % 4u == 0u);
+BNRT_SPEC_ASSERT(layer_align, BNRT_LAYER_SIZE % BNRT_LAYER_TABLE_ALIGN == 0u);
 BNRT_SPEC_ASSERT(info_size, BNRT_INFO_SIZE == BNRT_INFO_OFF_NAME_LENGTH + 1u);
 BNRT_SPEC_ASSERT(run_size, BNRT_RUN_SIZE == BNRT_RUN_OFF_COUNT + 4u);
 

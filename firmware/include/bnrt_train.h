@@ -25,7 +25,7 @@ typedef char bnrt_train_assert_channels[(BNRT_TRAIN_CHANNELS >= 1u &&
 
 /* State of bnrt_train_t.pass besides BNRT_TRAIN_PASS_SUM / _VAR. */
 #define BNRT_TRAIN_IDLE 0u   /* no batch open */
-#define BNRT_TRAIN_DONE 3u   /* statistics final: APPLY allowed */
+#define BNRT_TRAIN_DONE BNRT_TRAIN_PASS_DONE   /* statistics final: APPLY allowed */
 
 typedef struct {
     float weight[BNRT_TRAIN_CHANNELS];

@@ -34,7 +34,7 @@ static size_t finish(uint8_t *resp, uint8_t cmd, uint8_t seq, bnrt_status_t stat
     resp[BNRT_FRAME_OFF_STATUS] = (uint8_t)status;
     resp[BNRT_FRAME_OFF_FLAGS] = 0;
     wr32(resp + n, bnrt_crc32(0, resp, n));
-    return n + 4u;
+    return n + BNRT_FRAME_CRC_SIZE;
 }
 
 size_t bnrt_cmd_nak(uint8_t *resp, size_t resp_cap, uint8_t seq, bnrt_status_t status)
@@ -177,16 +177,6 @@ static bnrt_status_t cmd_load_commit(bnrt_cmd_ctx_t *ctx, io_t *io, uint8_t seq)
     return BNRT_OK;
 }
 
-static bnrt_status_t element_size(uint8_t dtype, size_t *size)
-{
-    switch (dtype) {
-    case BNRT_DTYPE_F32: *size = 4; return BNRT_OK;
-    case BNRT_DTYPE_S16: *size = 2; return BNRT_OK;
-    case BNRT_DTYPE_S8: *size = 1; return BNRT_OK;
-    default: return BNRT_ERR_DTYPE;
-    }
-}
-
 static bnrt_status_t cmd_run(bnrt_cmd_ctx_t *ctx, io_t *io)
 {
     bnrt_layer_t layer;
@@ -207,9 +197,9 @@ static bnrt_status_t cmd_run(bnrt_cmd_ctx_t *ctx, io_t *io)
     st = bnrt_model_layer(&ctx->model, index, &layer);
     if (st != BNRT_OK)
         return st;
-    st = element_size(layer.dtype, &esize);
-    if (st != BNRT_OK)
-        return st;
+    esize = BNRT_DTYPE_SIZE(layer.dtype);
+    if (esize == 0u)
+        return BNRT_ERR_DTYPE;
     data_len = io->n - BNRT_RUN_SIZE;
     if (data_len % esize != 0 || data_len / esize != count)
         return BNRT_ERR_SHAPE;
@@ -290,9 +280,10 @@ size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len,
     if (ctx == NULL || resp == NULL || resp_cap < BNRT_FRAME_OVERHEAD)
         return 0;
     if (req == NULL || req_len < BNRT_FRAME_OVERHEAD)
-        return bnrt_cmd_nak(resp, resp_cap, req != NULL && req_len > 1 ? req[1] : 0,
+        return bnrt_cmd_nak(resp, resp_cap,
+                            req != NULL && req_len > BNRT_FRAME_OFF_SEQ ? req[BNRT_FRAME_OFF_SEQ] : 0,
                             BNRT_ERR_FRAME_FORMAT);
-    body = req_len - 4u;
+    body = req_len - BNRT_FRAME_CRC_SIZE;
     cmd = req[BNRT_FRAME_OFF_CMD];
     seq = req[BNRT_FRAME_OFF_SEQ];
     if (bnrt_crc32(0, req, body) != rd32(req + body))
@@ -352,7 +343,7 @@ void bnrt_main(void)
         if (event == BNRT_FRAMER_FRAME)
             n = bnrt_cmd_handle(&ctx, (const uint8_t *)rx, len, (uint8_t *)tx, sizeof tx);
         else if (event == BNRT_FRAMER_ERROR)
-            n = bnrt_cmd_nak((uint8_t *)tx, sizeof tx, len > 1 ? ((uint8_t *)rx)[1] : 0, error);
+            n = bnrt_cmd_nak((uint8_t *)tx, sizeof tx, len > BNRT_FRAME_OFF_SEQ ? ((uint8_t *)rx)[BNRT_FRAME_OFF_SEQ] : 0, error);
         else
             continue;
         send_frame((const uint8_t *)tx, n);

@@ -42,20 +42,9 @@ static int within32(uint32_t u, uint32_t range)
     return (uint32_t)(u + range) <= 2u * range;
 }
 
-static uint32_t param_bytes(uint32_t dtype)
-{
-    switch (dtype) {
-    case BNRT_DTYPE_F32: return BNRT_PARAM_BYTES_F32;
-    case BNRT_DTYPE_S8: return BNRT_PARAM_BYTES_S8;
-    case BNRT_DTYPE_S16: return BNRT_PARAM_BYTES_S16;
-    default: return 0u;
-    }
-}
-
-static size_t dtype_size(uint32_t dtype)
-{
-    return dtype == BNRT_DTYPE_F32 ? 4u : (dtype == BNRT_DTYPE_S16 ? 2u : 1u);
-}
+/* The parameter array NAME of a DTYPE layer with C channels (order: bnrt_spec.h). */
+#define PARAM_ARRAY(params, C, DTYPE, NAME) \
+    ((const uint8_t *)(params) + (size_t)(C) * BNRT_PARAM_##DTYPE##_##NAME##_START)
 
 static bnrt_status_t check_quant(const uint8_t *e, const uint8_t *params, uint32_t dtype,
                                  uint32_t channels)
@@ -72,14 +61,17 @@ static bnrt_status_t check_quant(const uint8_t *e, const uint8_t *params, uint32
         return BNRT_ERR_QUANT;
     }
     if (dtype == BNRT_DTYPE_S8) {
-        /* zero points in [-128, 127]: u + 128 (mod 2^32) in [0, 255] */
-        if (shift > BNRT_S8_SHIFT_MAX || (uint32_t)(zin + 128u) > 255u
-            || (uint32_t)(zout + 128u) > 255u) {
+        /* zero points in [S8_MIN, S8_MAX]: u - S8_MIN (mod 2^32) in [0, S8_MAX - S8_MIN] */
+        const uint32_t zrange = (uint32_t)(BNRT_S8_MAX - BNRT_S8_MIN);
+        const uint8_t *mult = PARAM_ARRAY(params, channels, S8, MULT);
+        const uint8_t *bias = PARAM_ARRAY(params, channels, S8, BIAS);
+        if (shift > BNRT_S8_SHIFT_MAX || (uint32_t)(zin - (uint32_t)BNRT_S8_MIN) > zrange
+            || (uint32_t)(zout - (uint32_t)BNRT_S8_MIN) > zrange) {
             return BNRT_ERR_QUANT;
         }
-        for (c = 0; c < channels; c++) {   /* mult[C] then bias[C], int32 */
-            if (!within32(rd32(params + 4u * c), (uint32_t)BNRT_S8_MULT_MAX)
-                || !within32(rd32(params + 4u * (channels + c)), (uint32_t)BNRT_S8_BIAS_MAX)) {
+        for (c = 0; c < channels; c++) {   /* int32 mult[C] and bias[C] */
+            if (!within32(rd32(mult + 4u * c), (uint32_t)BNRT_S8_MULT_MAX)
+                || !within32(rd32(bias + 4u * c), (uint32_t)BNRT_S8_BIAS_MAX)) {
                 return BNRT_ERR_QUANT;
             }
         }
@@ -88,7 +80,8 @@ static bnrt_status_t check_quant(const uint8_t *e, const uint8_t *params, uint32
     if (shift > BNRT_S16_SHIFT_MAX || zin != 0u || zout != 0u) {
         return BNRT_ERR_QUANT;
     }
-    for (c = 0; c < channels; c++) {       /* bias[C] int64 first; any int32 mult */
+    params = PARAM_ARRAY(params, channels, S16, BIAS);
+    for (c = 0; c < channels; c++) {       /* int64 bias[C]; any int32 mult */
         const uint64_t u = (uint64_t)rd32(params + 8u * c)
                            | ((uint64_t)rd32(params + 8u * c + 4u) << 32);
         if ((uint64_t)(u + (uint64_t)BNRT_S16_BIAS_MAX) > 2u * (uint64_t)BNRT_S16_BIAS_MAX) {
@@ -103,7 +96,7 @@ static bnrt_status_t check_layer(const uint8_t *blob, const uint8_t *e, uint32_t
 {
     const uint32_t dtype = e[BNRT_LAYER_OFF_DTYPE];
     const uint32_t flags = e[BNRT_LAYER_OFF_FLAGS];
-    const uint32_t bytes = param_bytes(dtype);
+    const uint32_t bytes = BNRT_PARAM_BYTES(dtype);
     uint32_t channels, offset, name;
     if (e[BNRT_LAYER_OFF_OP] != BNRT_OP_BN_AFFINE) {
         return BNRT_ERR_OP;
@@ -184,7 +177,7 @@ bnrt_status_t bnrt_model_load(bnrt_model_t *model, const uint8_t *blob, size_t s
         return BNRT_ERR_HEADER;
     }
     layers = rd32(blob + BNRT_HDR_OFF_LAYERS_OFFSET);
-    if (layers % 4u != 0u) {
+    if (layers % BNRT_LAYER_TABLE_ALIGN != 0u) {
         return BNRT_ERR_ALIGN;
     }
     /* count < 2^16: the table size cannot wrap */
@@ -261,18 +254,20 @@ static bnrt_status_t run_kernel(const bnrt_layer_t *l, uint32_t c0, uint32_t cha
     const void *p = l->params;   /* 8-byte aligned (checked by the parser) */
     switch (l->dtype) {
     case BNRT_DTYPE_F32: {
-        const float *a = (const float *)p;
+        const float *a = (const float *)(const void *)PARAM_ARRAY(p, C, F32, A);
+        const float *b = (const float *)(const void *)PARAM_ARRAY(p, C, F32, B);
         return bnrt_bn_affine_f32((const float *)in, (float *)out, batch, channels, spatial,
-                                  l->layout, a + c0, a + C + c0, l->flags);
+                                  l->layout, a + c0, b + c0, l->flags);
     }
     case BNRT_DTYPE_S8: {
-        const int32_t *mult = (const int32_t *)p;
+        const int32_t *mult = (const int32_t *)(const void *)PARAM_ARRAY(p, C, S8, MULT);
+        const int32_t *bias = (const int32_t *)(const void *)PARAM_ARRAY(p, C, S8, BIAS);
         return bnrt_bn_affine_s8((const int8_t *)in, (int8_t *)out, batch, channels, spatial,
-                                 l->layout, mult + c0, mult + C + c0, l->shift);
+                                 l->layout, mult + c0, bias + c0, l->shift);
     }
     case BNRT_DTYPE_S16: {
-        const int64_t *bias = (const int64_t *)p;
-        const int32_t *mult = (const int32_t *)(const void *)(bias + C);
+        const int64_t *bias = (const int64_t *)(const void *)PARAM_ARRAY(p, C, S16, BIAS);
+        const int32_t *mult = (const int32_t *)(const void *)PARAM_ARRAY(p, C, S16, MULT);
         return bnrt_bn_affine_s16((const int16_t *)in, (int16_t *)out, batch, channels,
                                   spatial, l->layout, mult + c0, bias + c0, l->shift);
     }
@@ -305,8 +300,8 @@ bnrt_status_t bnrt_model_run_range(const bnrt_model_t *model, uint32_t index,
     if (st != BNRT_OK || count == 0u) {
         return st;
     }
-    esize = dtype_size(l.dtype);
-    if (in == NULL || out == NULL || count > SIZE_MAX / esize) {
+    esize = BNRT_DTYPE_SIZE(l.dtype);
+    if (in == NULL || out == NULL || esize == 0u || count > SIZE_MAX / esize) {
         return BNRT_ERR_ARG;
     }
     if (spatial == 0u || count > UINT32_MAX - first) {

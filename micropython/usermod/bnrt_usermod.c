@@ -45,11 +45,6 @@ static mp_obj_t bnrt_c_load(mp_obj_t blob_in)
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(bnrt_c_load_obj, bnrt_c_load);
 
-static size_t element_size(uint8_t dtype)
-{
-    return dtype == BNRT_DTYPE_F32 ? 4u : dtype == BNRT_DTYPE_S16 ? 2u : 1u;
-}
-
 /* run(layer, x, y, spatial, first=0) */
 static mp_obj_t bnrt_c_model_run(size_t n_args, const mp_obj_t *args)
 {
@@ -69,8 +64,8 @@ static mp_obj_t bnrt_c_model_run(size_t n_args, const mp_obj_t *args)
         raise_status(st);
     mp_get_buffer_raise(args[2], &in, MP_BUFFER_READ);
     mp_get_buffer_raise(args[3], &out, MP_BUFFER_WRITE);
-    esize = element_size(layer.dtype);
-    if (in.len != out.len || in.len % esize != 0 || in.len / esize > UINT32_MAX)
+    esize = BNRT_DTYPE_SIZE(layer.dtype);
+    if (esize == 0u || in.len != out.len || in.len % esize != 0 || in.len / esize > UINT32_MAX)
         raise_status(BNRT_ERR_SHAPE);
     st = bnrt_model_run_range(&self->model, (uint32_t)index, (uint32_t)spatial, (uint32_t)first,
                               (uint32_t)(in.len / esize), in.buf, out.buf);

@@ -54,7 +54,7 @@ static size_t elem_size(const bnrt_model_t *m, uint32_t layer)
     if (bnrt_model_layer(m, layer, &l) != BNRT_OK) {
         return 1;
     }
-    return l.dtype == BNRT_DTYPE_F32 ? 4u : (l.dtype == BNRT_DTYPE_S16 ? 2u : 1u);
+    return BNRT_DTYPE_SIZE(l.dtype) ? BNRT_DTYPE_SIZE(l.dtype) : 1u;
 }
 
 static void run_case(char kind, const char *blob_path, unsigned long a1, unsigned long a2,

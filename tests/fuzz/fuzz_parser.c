@@ -21,12 +21,10 @@ static uint32_t rd32(const uint8_t *p)
 
 static size_t elem_size(uint8_t dtype)
 {
-    switch (dtype) {
-    case BNRT_DTYPE_F32: return 4;
-    case BNRT_DTYPE_S8: return 1;
-    case BNRT_DTYPE_S16: return 2;
-    default: abort();   /* a loaded model only has known dtypes */
-    }
+    size_t n = BNRT_DTYPE_SIZE(dtype);
+    if (n == 0u)
+        abort();   /* a loaded model only has known dtypes */
+    return n;
 }
 
 /* Heap copy of exactly n bytes (never NULL), filled from the fuzz input. */

@@ -66,7 +66,7 @@ def read_model(blob: bytes) -> Model:
         raise FormatError("ERR_CRC")
     if h["flags"] & ~spec.FILE_FLAGS_KNOWN or h["layer_count"] == 0:
         raise FormatError("ERR_HEADER", "flags or layer_count")
-    if h["layers_offset"] % 4:
+    if h["layers_offset"] % spec.LAYER_TABLE_ALIGN:
         raise FormatError("ERR_ALIGN", "layer table")
     table_size = h["layer_count"] * spec.LAYER_SIZE
     if h["layers_offset"] < spec.HEADER_SIZE or not _fits(h["layers_offset"], table_size, n):

@@ -44,7 +44,7 @@ LAYER_FLAGS_KNOWN = LAYER_FLAG_FMA
 
 # Operation kinds.  New kinds get new ids; readers reject unknown ids.
 OPS = {"bn_affine": 1}
-# Element types: id -> (name, bytes per element)
+# Element types: name -> id, and bytes per element of input and output tensors.
 DTYPES = {"f32": 1, "s8": 2, "s16": 3}
 DTYPE_SIZE = {"f32": 4, "s8": 1, "s16": 2}
 # Layouts: channels-first (N, C, *spatial) or channels-last (N, *spatial, C).
@@ -54,7 +54,16 @@ LAYOUTS = {"nchw": 0, "nhwc": 1}
 #   f32: a[C] float32, then b[C] float32                        8 bytes/channel
 #   s8 : mult[C] int32, then bias[C] int32                      8 bytes/channel
 #   s16: bias[C] int64, then mult[C] int32                      12 bytes/channel
-PARAM_BYTES_PER_CHANNEL = {"f32": 8, "s8": 8, "s16": 12}
+# The arrays in file order, as (name, struct code of one element).  The C header
+# gets BNRT_PARAM_<DTYPE>_<NAME>_START: the array starts at params + channels * START.
+PARAM_ARRAYS = {
+    "f32": (("a", "f"), ("b", "f")),
+    "s8": (("mult", "i"), ("bias", "i")),
+    "s16": (("bias", "q"), ("mult", "i")),
+}
+PARAM_BYTES_PER_CHANNEL = {dt: sum(struct.calcsize("<" + code) for _, code in arrays)
+                           for dt, arrays in PARAM_ARRAYS.items()}
+LAYER_TABLE_ALIGN = 4    # the layer table starts on this boundary (its entries are 4-byte aligned)
 
 # Integer arithmetic (docs/format.md, "Integer BatchNorm"):
 #   acc = q_in * mult[c] + bias[c]   (int32 for s8, int64 for s16)
@@ -86,7 +95,9 @@ FRAME_DELIMITER = 0x00      # frames are COBS-encoded and end with one 0x00
 FRAME_HEADER = struct.Struct("<BBBB")        # cmd, seq, status, flags(0)
 FRAME_HEADER_FIELDS = ("cmd", "seq", "status", "flags")
 FRAME_CRC = struct.Struct("<I")
-FRAME_OVERHEAD = FRAME_HEADER.size + FRAME_CRC.size
+FRAME_CRC_SIZE = FRAME_CRC.size                # the crc32 after header+payload
+FRAME_OVERHEAD = FRAME_HEADER.size + FRAME_CRC_SIZE
+MIN_PAYLOAD = 64            # every board accepts data frames of at least this many payload bytes
 RESPONSE_BIT = 0x80         # response cmd = request cmd | RESPONSE_BIT
 NAK = 0xFF                  # the device's answer to a frame it could not decode
 FRAME_TIMEOUT_MS = 200      # the device drops a partial frame after this long without a byte
@@ -110,6 +121,9 @@ INFO_FIELDS = ("protocol_version", "firmware_version", "max_payload", "max_model
                "counter_kind", "name_length")   # then name_length bytes of name
 COUNTER_KINDS = {"none": 0, "cycles": 1, "instructions": 2, "time": 3}   # time: wall clock at counter_hz
 # INFO masks: bit (1 << id) set for every supported DTYPES / LAYOUTS / OPS id.
+DTYPE_MASK_ALL = sum(1 << i for i in DTYPES.values())
+LAYOUT_MASK_ALL = sum(1 << i for i in LAYOUTS.values())
+OP_MASK_ALL = sum(1 << i for i in OPS.values())
 LOAD_BEGIN = struct.Struct("<II")             # total_size, crc32 of the whole blob (spec.crc32(blob))
 LOAD_CHUNK = struct.Struct("<I")              # offset, then the bytes
 LOAD_COMMIT_RESPONSE = struct.Struct("<IH2x")  # model crc32, layer_count
@@ -121,12 +135,13 @@ MODEL_INFO_RESPONSE = struct.Struct("<IHHBBBBI")
 MODEL_INFO_FIELDS = ("crc32", "layer_count", "layer", "op", "dtype", "layout",
                      "flags", "channels")
 
-# On-device train-mode BN (issue 9, docs/protocol.md "Train-mode BN").  TRAIN
+# On-device train-mode BN (docs/protocol.md "Train-mode BN").  TRAIN
 # payloads start with a phase byte; SETUP and BEGIN have their own layouts, the
 # other phases share TRAIN.  DATA streams a batch twice (pass SUM, then VAR);
 # APPLY streams it a third time and answers the normalized floats.
 TRAIN_PHASES = {"SETUP": 0, "PARAMS": 1, "BEGIN": 2, "DATA": 3, "APPLY": 4}
-TRAIN_PASSES = {"SUM": 1, "VAR": 2}       # the device is in pass 3 once stats are final
+TRAIN_PASSES = {"SUM": 1, "VAR": 2}
+TRAIN_PASS_DONE = 3            # the device's pass once the statistics are final (APPLY allowed)
 TRAIN_FLAG_CUMULATIVE = 0x01   # momentum=None: factor 1/num_batches_tracked
 TRAIN_FLAG_FMA = 0x02          # torch's FMA dispatch: fused beta, output and chunk sums
 TRAIN_FLAGS_KNOWN = TRAIN_FLAG_CUMULATIVE | TRAIN_FLAG_FMA
@@ -148,7 +163,8 @@ STATS_RESPONSE = struct.Struct("<QII")        # num_batches_tracked, first, coun
 STATS_RESPONSE_FIELDS = ("num_batches_tracked", "first", "count")  # then running_mean[count], running_var[count]
 FREEZE = struct.Struct("<H")                  # layer index
 FREEZE_RESPONSE = struct.Struct("<I")         # the model's new crc32
-# Structs and constants cheader.py emits for the header besides its fixed list.
+# Structs and constants only the C firmware needs (render.py emits them to the
+# C header, not to the MicroPython constants).
 C_STRUCTS = [("TRAIN_SETUP", TRAIN_SETUP, TRAIN_SETUP_FIELDS),
              ("TRAIN_BEGIN", TRAIN_BEGIN, TRAIN_BEGIN_FIELDS),
              ("TRAIN", TRAIN, TRAIN_FIELDS),
@@ -159,7 +175,7 @@ C_STRUCTS = [("TRAIN_SETUP", TRAIN_SETUP, TRAIN_SETUP_FIELDS),
 C_CONSTANTS = {**{f"TRAIN_PHASE_{k}": v for k, v in TRAIN_PHASES.items()},
                **{f"TRAIN_PASS_{k}": v for k, v in TRAIN_PASSES.items()},
                "TRAIN_FLAG_CUMULATIVE": TRAIN_FLAG_CUMULATIVE, "TRAIN_FLAG_FMA": TRAIN_FLAG_FMA,
-               "TRAIN_FLAGS_KNOWN": TRAIN_FLAGS_KNOWN}
+               "TRAIN_PASS_DONE": TRAIN_PASS_DONE, "TRAIN_FLAGS_KNOWN": TRAIN_FLAGS_KNOWN}
 
 # ------------------------------------------------------------ status codes
 # One list for the C runtime, the firmware and the host: (NAME, message, fix).

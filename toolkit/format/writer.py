@@ -10,12 +10,9 @@ import numpy as np
 
 from . import spec
 
-# numpy dtypes of the two parameter arrays, in file order, per layer dtype
-PARAM_ARRAYS = {
-    "f32": (("a", np.float32), ("b", np.float32)),
-    "s8": (("mult", np.int32), ("bias", np.int32)),
-    "s16": (("bias", np.int64), ("mult", np.int32)),
-}
+# numpy dtypes of the parameter arrays, in file order, per layer dtype (spec.PARAM_ARRAYS)
+PARAM_ARRAYS = {dt: tuple((name, np.dtype(np.dtype(code).str).type) for name, code in arrays)
+                for dt, arrays in spec.PARAM_ARRAYS.items()}
 
 
 @dataclass

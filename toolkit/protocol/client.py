@@ -26,7 +26,7 @@ from .framing import Frame, FrameError, FrameSplitter, build_frame, decode_frame
 DEFAULT_TIMEOUT = 2.0      # seconds to wait for an answer (plus transfer time)
 DEFAULT_RETRIES = 3        # extra attempts after the first
 DEFAULT_BAUDRATE = 115200
-MIN_PAYLOAD = 64           # smallest data frame payload (every board accepts 64)
+MIN_PAYLOAD = spec.MIN_PAYLOAD   # smallest data frame payload (every board accepts it)
 GROW_AFTER = 8             # clean data frames before the frame size doubles again
 _DATA_COMMANDS = ("LOAD_CHUNK", "RUN")
 
