@@ -2,7 +2,7 @@
 
 board.toml keys (docs/boards.md): name, kind (sim | qemu | serial | micropython),
 description, cpu, fpu, and per kind more tables ([qemu], [uart], [memory],
-[flash], ...).  `start_board()` hands a board to the launcher module
+[flash], ...); toolkit/boardschema.py holds the schema and checks every file.  `start_board()` hands a board to the launcher module
 `toolkit.launchers.<kind>`, which returns a running session with a pyserial URL.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .boardschema import validate
 from .errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,13 +44,14 @@ class Board:
 def load_boards() -> dict[str, Board]:
     boards = {}
     for toml in sorted(BOARDS_DIR.glob("*/board.toml")):
-        with open(toml, "rb") as f:
-            data = tomllib.load(f)
-        name = data.get("name", toml.parent.name)
-        if name != toml.parent.name:
-            raise InputError(f"{toml}: name {name!r} differs from its folder",
-                             "make the folder name and the name key equal")
-        boards[name] = Board(name, data["kind"], data.get("description", ""), toml.parent, data)
+        try:
+            with open(toml, "rb") as f:
+                data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise InputError(f"{toml}: not valid TOML ({e})", "fix the syntax of board.toml") from None
+        validate(data, toml)
+        name = data["name"]
+        boards[name] = Board(name, data["kind"], data["description"], toml.parent, data)
     return boards
 
 

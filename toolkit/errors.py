@@ -48,6 +48,23 @@ class ToolMissing(ToolkitError):
     exit_code = 7
 
 
+class BuildFailed(ToolkitError):
+    """Our own sources did not build (make or a compiler reported errors): not a
+    missing tool.  `output` holds the compiler's full message."""
+    exit_code = 7
+
+    def __init__(self, problem: str, fix: str = "", output: str = ""):
+        super().__init__(problem, fix)
+        self.output = output
+
+
+def first_error(output: str, default: str = "make failed") -> str:
+    """The first line of a compiler's output that reports an error (else the first line)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines or [default])[0]
+
+
 EXIT_CODES = {
     0: "success",
     1: "verification failed (or an unexpected internal error)",
@@ -56,6 +73,6 @@ EXIT_CODES = {
     4: "model cannot be exported as asked",
     5: "board or port problem",
     6: "protocol error reported by or about the board",
-    7: "external tool missing or failed",
+    7: "external tool missing or failed, or the firmware build failed",
     130: "interrupted",
 }

@@ -1,7 +1,8 @@
 """Build Cortex-M firmware images (firmware/mk/arm.mk) and measure them.
 
-`build(board)` runs `make -C firmware board BOARD=<name>` (incremental: a
-no-op when the image is up to date) under a per-board lock, and returns the
+`build(board)` writes the board's make fragment (toolkit/boardschema.py), runs
+`make -C firmware board BOARD=<name>` (incremental: a no-op when the image is
+up to date) under a per-board lock, and returns the
 image paths with the flash and RAM each uses, read from the ELF's sections
 (`arm-none-eabi-size -A`) and the board's memory map in board.toml.
 """
@@ -15,7 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .boards import ROOT, Board, get_board
-from .errors import InputError, ToolMissing
+from .boardschema import write_fragment
+from .errors import BuildFailed, InputError, ToolMissing, first_error
 
 FIRMWARE_DIR = ROOT / "firmware"
 CROSS_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
@@ -73,16 +75,17 @@ def build(board: Board | str, jobs: int | None = None) -> Image:
     # One build per board at a time, across processes (pytest -n, a CLI run).
     with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        write_fragment(board, build_dir())
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
         except subprocess.TimeoutExpired:
-            raise ToolMissing(f"building {board.name} took over {BUILD_TIMEOUT} s",
+            raise BuildFailed(f"building {board.name} took over {BUILD_TIMEOUT} s",
                               f"run `make -C firmware board BOARD={board.name}` to see why") from None
     if r.returncode != 0:
-        errors = [l for l in (r.stderr + r.stdout).splitlines() if "error" in l.lower()]
-        last = (errors or (r.stderr + r.stdout).strip().splitlines() or ["make failed"])[0]
-        raise ToolMissing(f"building {board.name} failed: {last.strip()}",
-                          f"run `make -C firmware board BOARD={board.name}` for the full output")
+        output = r.stderr + r.stdout
+        raise BuildFailed(f"building {board.name} failed: {first_error(output)}",
+                          f"run `make -C firmware board BOARD={board.name}` for the full output",
+                          output)
     return measure(board, out / "firmware.elf")
 
 

@@ -17,7 +17,9 @@ Fixtures (docs/boards.md):
                (host simulator, QEMU) or for --port.  Boards run one after
                the other; each image is built once (make is incremental).
                Real boards without --port, and boards whose tools are
-               missing, are skipped with the reason.
+               missing, are skipped with the reason.  A board that fails
+               to build or to start is an error of every test that uses
+               it, with the compiler's (or launcher's) message.
   bnrt_device  a connected toolkit.protocol.client.Client (per test).
   bnrt_load    function(blob) -> (crc32, layer_count): upload a .bnm to the
                device under test.
@@ -116,11 +118,9 @@ def _missing_tool(kind: str) -> str | None:
 
 @pytest.fixture(scope="session")
 def bnrt_board(request):
-    from .boards import get_board, start_board
-    from .errors import ToolMissing
+    from .boards import get_board, load_boards, start_board
+    from .errors import BuildFailed, ToolkitError, ToolMissing
     from .protocol.client import Client
-
-    from .boards import load_boards
 
     name = getattr(request, "param", None) or DEFAULT_BOARDS[0]
     port = request.config.getoption("--port")
@@ -141,6 +141,10 @@ def bnrt_board(request):
         session = start_board(board)
     except ToolMissing as e:
         pytest.skip(f"{name}: {e}")
+    except BuildFailed as e:
+        pytest.fail(f"{name}: {e}\n{e.output.strip()}", pytrace=False)
+    except ToolkitError as e:
+        pytest.fail(f"{name} did not start: {e}", pytrace=False)
     try:
         with Client(session.url) as client:
             info = client.info()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ToolMissing
+from .errors import BuildFailed, InputError, ToolMissing, first_error
 from .format import spec
 from .format.reader import FormatError
 from .format.writer import PARAM_ARRAYS, LayerBlob
@@ -89,9 +89,9 @@ def build_library(build_dir: str | os.PathLike | None = None) -> Path:
         raise ToolMissing(f"cannot build the C runtime: {exc}",
                           "install make and gcc (scripts/setup-and-test.sh)") from None
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["make failed"])[-1]
-        raise ToolMissing(f"building the C runtime failed: {last}",
-                          "install make and gcc, then run `make -C firmware lib`")
+        output = proc.stderr + proc.stdout
+        raise BuildFailed(f"building the C runtime failed: {first_error(output)}",
+                          "run `make -C firmware lib` for the full output", output)
     return build / "host" / "libbnrt.so"
 
 

@@ -1,18 +1,19 @@
 # Cortex-M images for the boards in ../boards (kind "qemu" or "serial").
 #   make -C firmware board BOARD=qemu-mps2-an386   -> $(BUILD)/<board>/firmware.elf, .bin
 #   make -C firmware boards                        -> every Cortex-M board
-# Board settings come from boards/<name>/board.toml (read with ports/cortex-m/toml.awk);
-# sources: $(CORE_SRCS) (mk/core.mk) + $(LOOP_SRCS) (mk/sim.mk) + the port + the board file.
+# Board settings come from boards/<name>/board.toml through $(BUILD)/<name>/board.mk,
+# which toolkit/boardschema.py generates from the validated TOML (`toolkit build` writes
+# it first; here make regenerates it with $(PYTHON) when it is missing or older).
+# Sources: $(CORE_SRCS) (mk/core.mk) + $(LOOP_SRCS) (mk/sim.mk) + the port + the board file.
 ARM_ROOT := $(abspath $(FW_DIR)/..)
 ARM_BOARDS_DIR := $(ARM_ROOT)/boards
 ARM_PORTS := $(FW_DIR)/ports
 ARM_CC ?= arm-none-eabi-gcc
 ARM_OBJCOPY ?= arm-none-eabi-objcopy
 ARM_SIZE ?= arm-none-eabi-size
-# Every board.toml whose kind is qemu or serial.
-ARM_ALL_BOARDS := $(foreach t,$(sort $(wildcard $(ARM_BOARDS_DIR)/*/board.toml)),\
-    $(if $(filter qemu serial,$(shell awk -v sec= -v key=kind -f $(ARM_PORTS)/cortex-m/toml.awk $(t))),\
-        $(notdir $(patsubst %/,%,$(dir $(t))))))
+PYTHON ?= python3
+# Every board with a board file (the boards of kind qemu or serial).
+ARM_ALL_BOARDS := $(notdir $(patsubst %/board.c,%,$(sort $(wildcard $(ARM_BOARDS_DIR)/*/board.c))))
 
 .PHONY: board boards print-kernel-cflags
 boards:
@@ -23,23 +24,27 @@ board:
 	$(error set BOARD, one of: $(strip $(ARM_ALL_BOARDS)))
 else ifneq ($(filter board print-kernel-cflags,$(MAKECMDGOALS)),)
 # (Only when `board` is a goal: a BOARD in the environment must not break other targets.)
-ARM_TOML := $(ARM_BOARDS_DIR)/$(BOARD)/board.toml
-ifeq ($(wildcard $(ARM_TOML)),)
-$(error no board $(BOARD): $(ARM_TOML) is missing (`toolkit boards` lists the boards))
+ARM_OUT := $(BUILD)/$(BOARD)
+ARM_FRAGMENT := $(ARM_OUT)/board.mk
+# The fragment names its board.toml (BOARD_TOML), so an edit there regenerates it.
+include $(ARM_FRAGMENT)
+$(ARM_FRAGMENT): $(BOARD_TOML)
+	@mkdir -p $(@D)
+	@cd $(ARM_ROOT) && $(PYTHON) -m toolkit.boardschema $(BOARD) -o $@
+ifneq ($(BOARD_NAME),)
+ifeq ($(filter qemu serial,$(BOARD_KIND)),)
+$(error board $(BOARD) is of kind "$(BOARD_KIND)"; `make board` builds kinds qemu and serial)
 endif
-arm_toml = $(shell awk -v sec='$(1)' -v key='$(2)' -f $(ARM_PORTS)/cortex-m/toml.awk $(ARM_TOML))
-ARM_KIND := $(call arm_toml,,kind)
-ifeq ($(filter qemu serial,$(ARM_KIND)),)
-$(error board $(BOARD) is of kind "$(ARM_KIND)"; `make board` builds kinds qemu and serial)
 endif
-ARM_CPU := $(call arm_toml,,cpu)
-ARM_FPU := $(call arm_toml,,fpu)
-ARM_FLOAT_ABI := $(call arm_toml,build,float_abi)
-ARM_DRIVER := $(call arm_toml,uart,driver)
-ARM_COUNTER_SOURCE := $(call arm_toml,counter,source)
-ARM_COUNTER_KIND := $(shell echo '$(call arm_toml,counter,kind)' | tr a-z A-Z)
+ARM_KIND := $(BOARD_KIND)
+ARM_CPU := $(BOARD_CPU)
+ARM_FPU := $(BOARD_FPU)
+ARM_FLOAT_ABI := $(BOARD_BUILD_FLOAT_ABI)
+ARM_DRIVER := $(BOARD_UART_DRIVER)
+ARM_COUNTER_SOURCE := $(BOARD_COUNTER_SOURCE)
+ARM_COUNTER_KIND := $(shell echo '$(BOARD_COUNTER_KIND)' | tr a-z A-Z)
 ARM_SEMIHOSTING := $(if $(filter qemu,$(ARM_KIND)),1,0)
-ARM_APB_HZ := $(call arm_toml,uart,apb_hz)
+ARM_APB_HZ := $(BOARD_UART_APB_HZ)
 
 ifeq ($(ARM_FPU),none)
 ARM_FPU_FLAGS := -mfloat-abi=soft
@@ -49,23 +54,22 @@ ARM_FPU_FLAGS := -mfpu=$(ARM_FPU) -mfloat-abi=$(ARM_FLOAT_ABI)
 ARM_HAS_FPU := 1
 endif
 
-ARM_OUT := $(BUILD)/$(BOARD)
 ARM_OBJDIR := $(ARM_OUT)/obj
 ARM_ARCH_FLAGS := -mcpu=$(ARM_CPU) -mthumb $(ARM_FPU_FLAGS)
 ARM_DEFS := -DBNRT_BOARD_NAME='"$(BOARD)"' \
-    -DBNRT_CLOCK_HZ=$(call arm_toml,,clock_hz)u \
-    -DBNRT_UART_BASE=$(call arm_toml,uart,base)u \
-    -DBNRT_UART_IRQ=$(call arm_toml,uart,irq)u \
-    -DBNRT_UART_BAUD=$(call arm_toml,uart,baud)u \
+    -DBNRT_CLOCK_HZ=$(BOARD_CLOCK_HZ)u \
+    -DBNRT_UART_BASE=$(BOARD_UART_BASE)u \
+    -DBNRT_UART_IRQ=$(BOARD_UART_IRQ)u \
+    -DBNRT_UART_BAUD=$(BOARD_UART_BAUD)u \
     $(if $(ARM_APB_HZ),-DBNRT_UART_APB_HZ=$(ARM_APB_HZ)u) \
-    -DBNRT_IRQ_COUNT=$(call arm_toml,build,irq_count) \
+    -DBNRT_IRQ_COUNT=$(BOARD_BUILD_IRQ_COUNT) \
     -DBNRT_HAS_FPU=$(ARM_HAS_FPU) \
     -DBNRT_COUNTER_DWT=$(if $(filter dwt,$(ARM_COUNTER_SOURCE)),1,0) \
-    -DBNRT_COUNTER_HZ=$(call arm_toml,counter,hz)u \
+    -DBNRT_COUNTER_HZ=$(BOARD_COUNTER_HZ)u \
     -DBNRT_COUNTER_KIND=BNRT_COUNTER_$(ARM_COUNTER_KIND) \
     -DBNRT_SEMIHOSTING=$(ARM_SEMIHOSTING) \
-    -DBNRT_MAX_PAYLOAD=$(call arm_toml,build,max_payload)u \
-    -DBNRT_MODEL_SLOT_SIZE=$(call arm_toml,build,model_slot_size)u
+    -DBNRT_MAX_PAYLOAD=$(BOARD_BUILD_MAX_PAYLOAD)u \
+    -DBNRT_MODEL_SLOT_SIZE=$(BOARD_BUILD_MODEL_SLOT_SIZE)u
 # Recursive (=): CORE_CFLAGS (mk/core.mk) carries part of the arithmetic contract.
 # Kernels are built for speed (-O2: at -Os GCC spills the s8 loop counter to
 # the stack, 15 instead of 7 instructions per element on the M4), the rest for size.
@@ -75,32 +79,40 @@ arm_opt = $(if $(findstring /src/kernels/,$(1)),$(ARM_KERNEL_OPT),$(ARM_OPT))
 ARM_CFLAGS = $(ARM_ARCH_FLAGS) $(CORE_CFLAGS) -std=c99 -g -ffp-contract=off \
     -ffunction-sections -fdata-sections -Wall -Wextra -Werror \
     -I$(FW_DIR)/include -I$(ARM_PORTS)/cortex-m -I$(ARM_PORTS)/$(ARM_DRIVER) \
-    -I$(ARM_BOARDS_DIR)/$(BOARD) $(ARM_DEFS)
+    -I$(BOARD_DIR) $(ARM_DEFS)
 ARM_LDFLAGS := $(ARM_ARCH_FLAGS) -specs=nano.specs -specs=nosys.specs -nostartfiles \
     -Wl,--gc-sections -Wl,-L,$(ARM_OUT) -T $(ARM_PORTS)/cortex-m/cortex-m.ld \
     -Wl,-Map,$(ARM_OUT)/firmware.map -Wl,--print-memory-usage
 
 ARM_PORT_SRCS := $(ARM_PORTS)/cortex-m/startup.c $(ARM_PORTS)/cortex-m/hal.c \
-    $(ARM_PORTS)/$(ARM_DRIVER)/uart.c $(ARM_BOARDS_DIR)/$(BOARD)/board.c
+    $(ARM_PORTS)/$(ARM_DRIVER)/uart.c
 # Recursive (=): CORE_SRCS and LOOP_SRCS come from fragments read after this one.
 ARM_SRCS = $(abspath $(CORE_SRCS) $(LOOP_SRCS)) $(ARM_PORT_SRCS)
-ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS))
+# The board file may live outside this tree: its object has a fixed name.  It
+# comes first, so a mistake there fails the build before anything else compiles.
+ARM_BOARD_OBJ := $(ARM_OBJDIR)/board-file/board.o
+ARM_OBJS = $(ARM_BOARD_OBJ) $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS))
 # Any change to the board, the port or this file rebuilds everything.
-ARM_CONFIG := $(ARM_TOML) $(FW_DIR)/mk/arm.mk $(ARM_PORTS)/cortex-m/cortex-m.ld
+ARM_CONFIG := $(ARM_FRAGMENT) $(FW_DIR)/mk/arm.mk $(ARM_PORTS)/cortex-m/cortex-m.ld
 
 board: $(ARM_OUT)/firmware.elf $(ARM_OUT)/firmware.bin
 
 $(ARM_OUT)/memory.ld: $(ARM_CONFIG)
 	@mkdir -p $(@D)
 	@printf 'MEMORY\n{\n    FLASH (rx) : ORIGIN = %s, LENGTH = %s\n    RAM (rwx) : ORIGIN = %s, LENGTH = %s\n}\n' \
-	    $(call arm_toml,memory,flash_origin) $(call arm_toml,memory,flash_size) \
-	    $(call arm_toml,memory,ram_origin) $(call arm_toml,memory,ram_size) > $@.tmp
+	    $(BOARD_MEMORY_FLASH_ORIGIN) $(BOARD_MEMORY_FLASH_SIZE) \
+	    $(BOARD_MEMORY_RAM_ORIGIN) $(BOARD_MEMORY_RAM_SIZE) > $@.tmp
 	@mv $@.tmp $@
 
 $(ARM_OBJDIR)/%.o: $(ARM_ROOT)/%.c $(ARM_CONFIG)
 	@mkdir -p $(@D)
 	@echo "  CC    $(BOARD)  $(patsubst $(ARM_ROOT)/%,%,$<)"
 	@$(ARM_CC) $(ARM_CFLAGS) $(call arm_opt,$<) -MMD -MP -c $< -o $@
+
+$(ARM_BOARD_OBJ): $(BOARD_DIR)/board.c $(ARM_CONFIG)
+	@mkdir -p $(@D)
+	@echo "  CC    $(BOARD)  $<"
+	@$(ARM_CC) $(ARM_CFLAGS) $(ARM_OPT) -MMD -MP -c $< -o $@
 
 # The flags the kernels of this board build with (used by `toolkit bench`).
 print-kernel-cflags:

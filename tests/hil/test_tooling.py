@@ -1,38 +1,18 @@
-"""The board tooling around the firmware: board.toml as make reads it,
-`toolkit boards`, `toolkit build` memory figures, `toolkit flash` / --stop."""
+"""The board tooling around the firmware: `toolkit boards`, `toolkit build` memory figures, `toolkit flash` / --stop."""
 from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 import pytest
 
-from toolkit.boards import BOARDS_DIR, load_boards
+from toolkit.boards import load_boards
 from toolkit.cli import main
 from toolkit.protocol.client import Client
 
 ARM_BOARDS = [n for n, b in load_boards().items() if b.kind in ("qemu", "serial")]
-AWK = BOARDS_DIR.parent / "firmware" / "ports" / "cortex-m" / "toml.awk"
-# Every key firmware/mk/arm.mk reads with toml.awk.
-MAKE_KEYS = ["kind", "cpu", "fpu", "clock_hz", "memory.flash_origin", "memory.flash_size",
-             "memory.ram_origin", "memory.ram_size", "uart.driver", "uart.base", "uart.irq",
-             "uart.baud", "counter.source", "counter.kind", "counter.hz", "build.float_abi",
-             "build.irq_count", "build.max_payload", "build.model_slot_size"]
 needs_cross = pytest.mark.skipif(not shutil.which("arm-none-eabi-gcc"),
                                  reason="needs gcc-arm-none-eabi libnewlib-arm-none-eabi")
-
-
-@pytest.mark.parametrize("name", ARM_BOARDS)
-def test_make_reads_board_toml_as_tomllib_does(name):
-    board = load_boards()[name]
-    for dotted in MAKE_KEYS:
-        sec, _, key = dotted.rpartition(".")
-        out = subprocess.run(["awk", "-v", f"sec={sec}", "-v", f"key={key}", "-f", str(AWK),
-                              str(board.path / "board.toml")], capture_output=True, text=True).stdout.strip()
-        want = board.get(dotted)
-        assert want is not None, f"{name}: board.toml lacks {dotted}"
-        assert (int(out, 0) if isinstance(want, int) else out) == want, dotted
 
 
 def test_boards_json_lists_every_board(capsys):

@@ -17,7 +17,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ToolMissing
+from ..errors import BuildFailed, ToolMissing, first_error
 from .elf import Elf
 
 CC = "arm-none-eabi-gcc"
@@ -64,8 +64,8 @@ def _run(cmd: list[str], cwd: Path | None = None) -> str:
     except FileNotFoundError:
         raise ToolMissing(f"{cmd[0]} not found", "install gcc-arm-none-eabi (scripts/setup-and-test.sh)")
     if res.returncode != 0:
-        raise ToolMissing(f"{cmd[0]} failed: {res.stderr.strip()[:400]}",
-                          "check the sources and flags")
+        raise BuildFailed(f"{cmd[0]} failed: {first_error(res.stderr, 'error')}",
+                          "check the sources and flags", res.stderr)
     return res.stdout
 
 

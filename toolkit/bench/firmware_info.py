@@ -71,10 +71,10 @@ def core_flags(core: str) -> list[str]:
     if board is None:
         return list(CORES[core]["flags"])
     cpu = board.data.get("cpu")
-    fpu = board.data.get("fpu", "none")
-    abi = board.get("build.float_abi", "soft" if fpu in ("none", False, None) else "hard")
+    fpu = board.data["fpu"]
+    abi = board.get("build.float_abi", "soft" if fpu == "none" else "hard")
     flags = [f"-mcpu={cpu}", "-mthumb"]
-    if fpu not in ("none", False, None) and abi != "soft":
+    if fpu != "none" and abi != "soft":
         flags.append(f"-mfpu={fpu}")
     flags.append(f"-mfloat-abi={abi}")
     return flags

