@@ -56,7 +56,7 @@ def test_missing_tool_is_a_skip_with_its_reason(pytester, monkeypatch):
     """Without the cross compiler on PATH, a QEMU board is skipped and the
     reason names the package to install."""
     monkeypatch.setenv("PATH", "/nonexistent")
-    pytester.makepyfile(test_qemu="""
+    pytester.makepyfile(test_needs_cross="""
 import pytest
 
 @pytest.mark.hil(boards=["qemu-mps2-an385"])
