@@ -182,7 +182,8 @@ def flash_real(board, model: bytes | None, port: str | None, skip_image: bool = 
     return {"board": board.name, "url": url, "tool": tool, "commit": commit, "info_name": info.name}
 
 
-def read_model(path: str | os.PathLike) -> bytes:
+def read_model_file(path: str | os.PathLike) -> bytes:
+    """The bytes of a .bnm file (checked for the magic only; the board validates the rest)."""
     from .format import spec
 
     try:

@@ -9,7 +9,6 @@ firmware allocates nothing, so they must not change).
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import resource
 import shutil
@@ -20,6 +19,7 @@ import numpy as np
 from . import reference
 from .format import reader
 from .format.writer import LayerBlob, write_model
+from .protocol.connect import board_client
 
 HOST_TOLERANCE_MB = 16.0     # allowed host RSS growth between warm-up and end
 DEVICE_TOLERANCE_MB = 4.0    # allowed emulator RSS growth
@@ -105,22 +105,6 @@ def _device_snapshot(client) -> dict:
             "protocol_version": info.protocol_version, "firmware_version": info.firmware_version}
 
 
-@contextlib.contextmanager
-def _connect(board_name: str, port: str | None):
-    from .boards import get_board, start_board
-    from .protocol.client import Client
-
-    board = get_board(board_name)
-    with contextlib.ExitStack() as stack:
-        pid = None
-        if port is None:
-            session = stack.enter_context(start_board(board))
-            port = session.url
-            proc = getattr(session, "proc", None)
-            pid = proc.pid if proc is not None else None
-        yield stack.enter_context(Client(port)), pid
-
-
 def run_soak(board: str | None = None, samples: int = 100_000, *, port: str | None = None,
              seed: int = 0, blob: bytes | None = None, max_batch: int = 32,
              host_tolerance_mb: float = HOST_TOLERANCE_MB,
@@ -136,7 +120,9 @@ def run_soak(board: str | None = None, samples: int = 100_000, *, port: str | No
     warmup = max(1, min(samples // 10, 1000))
     done = frames = elements = mismatches = runs = 0
     first_bad = None
-    with _connect(board, port) as (client, pid):
+    with board_client(board, port) as (client, _, session):
+        proc = getattr(session, "proc", None)     # real MicroPython boards have none
+        pid = proc.pid if proc is not None else None
         info = client.board
         layers = [(i, l) for i, l in enumerate(model.layers) if l.dtype in info.dtypes]
         client.load(blob)

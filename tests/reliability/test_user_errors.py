@@ -137,9 +137,9 @@ def verify_args(models, port, *extra):
 def quick_client(monkeypatch):
     """verify waits 5 s x 4 attempts for a silent board; the test needs the
     message, not the wait (the timeout is not a CLI option yet)."""
-    import toolkit.verify.run as run_mod
+    import toolkit.protocol.connect as connect_mod
     from toolkit.protocol.client import Client
-    monkeypatch.setattr(run_mod, "Client", lambda url, timeout=None, **kw: Client(url, timeout=0.3, retries=1))
+    monkeypatch.setattr(connect_mod, "Client", lambda url, timeout=None, **kw: Client(url, timeout=0.3, retries=1))
 
 
 def test_port_not_found(capsys, models):

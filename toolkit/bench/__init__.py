@@ -10,7 +10,6 @@ sections still run and both files are still written.
 """
 from __future__ import annotations
 
-import sys
 import time
 import traceback
 from pathlib import Path
@@ -88,7 +87,3 @@ def targets(rep: dict) -> list[tuple[str, report.Target]]:
             out.append((s["key"], report.Target(**{k: t[k] for k in
                                                    ("name", "value", "unit", "op", "threshold", "note")})))
     return out
-
-
-def main_argv() -> str:
-    return " ".join(["toolkit"] + sys.argv[1:]) if sys.argv else "toolkit bench"

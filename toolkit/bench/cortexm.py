@@ -28,10 +28,6 @@ VARIANTS = [("f32 fma", "f32", spec.LAYER_FLAG_FMA), ("f32 x*a+b", "f32", 0),
 SHAPES = [("nchw", 4), ("nhwc", 16), ("nhwc", 3)]
 
 
-def _f2u(x: float) -> int:
-    return int(np.float32(x).view(np.uint32))
-
-
 def _params(dtype: str, channels: int, rng):
     if dtype == "f32":
         return (rng.uniform(0.5, 2, channels).astype(np.float32),

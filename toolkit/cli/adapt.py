@@ -74,7 +74,7 @@ def command(model, board, port, inputs, batch_size, output, check, timeout, weig
 
     from ..adapt import adapt, save_state_dict, split_batches
     from ..model.load import load_model
-    from ..verify.run import board_client
+    from ..protocol.connect import board_client
 
     try:
         x = np.load(inputs, allow_pickle=False)
@@ -83,7 +83,7 @@ def command(model, board, port, inputs, batch_size, output, check, timeout, weig
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     batches = len(split_batches(np.asarray(x), batch_size)) if np.ndim(x) >= 2 else 0
     update, bar = _progress(batches)
-    with board_client(board, port, timeout) as (client, _), bar:
+    with board_client(board, port, timeout) as (client, _, _), bar:
         result = adapt(loaded.model, x, client, batch_size, check=check, progress=update)
     Console(width=None if sys.stdout.isatty() else 120).print(_table(result, check))
     if check:

@@ -51,7 +51,7 @@ def command(model, board, port, model_only, stop, as_json):
     if not board:
         raise InputError("no board given", "pass --board NAME (`toolkit boards` lists them)")
     b = get_board(board)
-    blob = flashing.read_model(model) if model else None
+    blob = flashing.read_model_file(model) if model else None
     if model_only and blob is None:
         raise InputError("--model-only needs a MODEL.bnm", "pass the model file")
     if b.kind == "qemu":

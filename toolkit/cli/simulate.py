@@ -18,7 +18,7 @@ def simulate(blob: bytes, layer: int, x, spatial: int | None = None, board: str 
     """Run layer `layer` of `blob` on `x` (layer dtype and layout) over the protocol."""
     from ..format.reader import read_model
     from ..protocol.client import NUMPY_DTYPES
-    from ..verify.run import board_client
+    from ..protocol.connect import board_client
 
     model = read_model(blob)
     if not 0 <= layer < len(model.layers):
@@ -37,7 +37,7 @@ def simulate(blob: bytes, layer: int, x, spatial: int | None = None, board: str 
                          f"layer {layer} has {info.channels}", "check the layout and the layer index")
     if spatial is None:
         spatial = _spatial(x.shape, info.layout)
-    with board_client(board, port) as (client, _):
+    with board_client(board, port) as (client, _, _):
         client.load(blob)
         return client.run(layer, x, spatial).output
 

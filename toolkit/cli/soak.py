@@ -32,8 +32,8 @@ def command(board, port, samples, seed, model_path, host_tolerance_mb, device_to
 
     blob = None
     if model_path:
-        from ..flashing import read_model
-        blob = read_model(model_path)
+        from ..flashing import read_model_file
+        blob = read_model_file(model_path)
     kwargs = {}
     if host_tolerance_mb is not None:
         kwargs["host_tolerance_mb"] = host_tolerance_mb

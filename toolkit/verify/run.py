@@ -16,7 +16,6 @@ sees end to end, quantization included.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import warnings
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ import numpy as np
 from .. import __version__, reference
 from ..errors import BoardError
 from ..format.reader import read_model
-from ..protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, NUMPY_DTYPES, Client
+from ..protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, NUMPY_DTYPES
+from ..protocol.connect import board_client
 from . import metrics
 
 
@@ -36,20 +36,6 @@ class Thresholds:
     max_lsb_err: int = 1          # s8/s16: from the float reference
     max_ulp: int | None = None    # f32: None = 0, or 1 when dispatch and blob disagree
     bit_exact: bool = True        # require equality with the exact reference
-
-
-@contextlib.contextmanager
-def board_client(board_name: str, port: str | None, timeout: float = DEFAULT_TIMEOUT,
-                 retries: int = DEFAULT_RETRIES):
-    """Yield (Client, board) on --port, or on a board we start and stop."""
-    from ..boards import get_board, start_board
-    board = get_board(board_name)
-    with contextlib.ExitStack() as stack:
-        if port is None:
-            session = stack.enter_context(start_board(board))
-            port = session.url
-        client = stack.enter_context(Client(port, timeout=timeout, retries=retries))
-        yield client, board
 
 
 def to_layout(x: np.ndarray, layout: str) -> np.ndarray:
@@ -157,7 +143,7 @@ def verify(model, inputs, *, dtype: str, layout: str = "nchw", board: str = "hos
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         exported = export(model, dtype=dtype, layout=layout, calib=inputs)
-    blob = exported.blob if hasattr(exported, "blob") else bytes(exported)
+    blob = exported.blob
     parsed = read_model(blob)
     capability = cpu_capability()
     dispatch_fused = fused_for(capability)
@@ -170,7 +156,7 @@ def verify(model, inputs, *, dtype: str, layout: str = "nchw", board: str = "hos
               "thresholds": {"max_lsb_err": th.max_lsb_err, "max_ulp": th.max_ulp,
                              "bit_exact": th.bit_exact},
               "warnings": sorted({str(w.message) for w in caught}), "layers": []}
-    with board_client(board, port, timeout, retries) as (client, _):
+    with board_client(board, port, timeout, retries) as (client, _, _):
         info = client.board
         report["board"] = info.name or board      # the board that answered (matters with --port)
         report["board_info"] = {"name": info.name, "max_payload": info.max_payload,

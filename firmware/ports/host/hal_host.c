@@ -46,7 +46,6 @@ void bnrt_hal_init(void)
 
 uint32_t bnrt_hal_counter(void) { return (uint32_t)now_ns(); }
 
-uint32_t bnrt_hal_millis(void) { return (uint32_t)(now_ns() / 1000000u); }
 
 static void reconnect(void)
 {
