@@ -241,7 +241,8 @@ class Model:
         elif _fast is not None and L.dtype == DTYPE_S16 and WORD64:
             _fast.s16(xa, ya, count, c0, left, seg, C, L.addr0, L.addr1, L.shift)
         elif L.dtype == DTYPE_F32:
-            fn = _f32_fix if L.flags & LAYER_FLAG_FMA and DOUBLE else _f32_fused if L.flags & LAYER_FLAG_FMA else _f32_two
+            fused = L.flags & LAYER_FLAG_FMA
+            fn = (_f32_fix if DOUBLE else _f32_fused) if fused else _f32_two
             fn(view(xa, kind, count), view(ya, kind, count), count, c0, left, seg, C, L.p0, L.p1)
         else:
             lo, hi = (S8_MIN, S8_MAX) if L.dtype == DTYPE_S8 else (S16_MIN, S16_MAX)

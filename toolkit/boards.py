@@ -2,8 +2,9 @@
 
 board.toml keys (docs/boards.md): name, kind (sim | qemu | serial | micropython),
 description, cpu, fpu, and per kind more tables ([qemu], [uart], [memory],
-[flash], ...); toolkit/boardschema.py holds the schema and checks every file.  `start_board()` hands a board to the launcher module
-`toolkit.launchers.<kind>`, which returns a running session with a pyserial URL.
+[flash], ...); toolkit/boardschema.py holds the schema and checks every file.
+`start_board()` hands a board to the launcher module `toolkit.launchers.<kind>`,
+which returns a running session with a pyserial URL.
 """
 from __future__ import annotations
 

@@ -149,7 +149,7 @@ class Runtime:
         buf = np.frombuffer(bytes(data), np.uint8)
         return self.lib.bnrt_crc32(crc, buf.ctypes.data if buf.size else None, buf.size)
 
-    def load(self, blob: bytes, misalign: int = 0) -> "Model":
+    def load(self, blob: bytes, misalign: int = 0) -> Model:
         """Validate a .bnm blob in C (copied to 8-byte aligned memory, or
         misaligned by `misalign` bytes for tests); FormatError(.status) on failure."""
         buf = _aligned_copy(bytes(blob), misalign)
@@ -235,7 +235,7 @@ class Model:
         return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_runtime() -> Runtime:
     """One Runtime per process, building the library on first use."""
     return Runtime()

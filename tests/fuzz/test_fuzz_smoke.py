@@ -21,7 +21,8 @@ def _libfuzzer_available() -> bool:
     if not shutil.which("clang"):
         return False
     r = subprocess.run(["clang", "-print-file-name=libclang_rt.fuzzer-x86_64.a"], capture_output=True, text=True)
-    return Path(r.stdout.strip()).is_file() or bool(list(Path("/usr/lib").glob("llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a")))
+    pattern = "llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a"
+    return Path(r.stdout.strip()).is_file() or bool(list(Path("/usr/lib").glob(pattern)))
 
 
 @pytest.mark.skipif(not _libfuzzer_available(),

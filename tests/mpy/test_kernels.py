@@ -47,7 +47,9 @@ def _hard_f32_cases():
         a = np.float32((1 - k * u) * 2.0 ** -24)
         b = np.float32(1 + (2 * k - 1) * u)
         for sx, sb in ((1, 1), (-1, -1), (-1, 1), (1, -1)):
-            xs.append(sx * x); as_.append(a); bs.append(sb * b)
+            xs.append(sx * x)
+            as_.append(a)
+            bs.append(sb * b)
     return np.array(xs, np.float32), np.array(as_, np.float32), np.array(bs, np.float32)
 
 

@@ -62,7 +62,8 @@ def _run(cmd: list[str], cwd: Path | None = None) -> str:
     try:
         res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=120)
     except FileNotFoundError:
-        raise ToolMissing(f"{cmd[0]} not found", "install gcc-arm-none-eabi (scripts/setup-and-test.sh)")
+        raise ToolMissing(f"{cmd[0]} not found",
+                          "install gcc-arm-none-eabi (scripts/setup-and-test.sh)") from None
     if res.returncode != 0:
         raise BuildFailed(f"{cmd[0]} failed: {first_error(res.stderr, 'error')}",
                           "check the sources and flags", res.stderr)

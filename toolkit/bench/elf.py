@@ -74,7 +74,7 @@ class Elf:
                     self.symbols.append(Symbol(cstr(strtab[4], name), value, size, info & 0xF, shndx))
 
     @classmethod
-    def read(cls, path: str | Path) -> "Elf":
+    def read(cls, path: str | Path) -> Elf:
         return cls(Path(path).read_bytes())
 
     def symbol(self, name: str) -> Symbol:

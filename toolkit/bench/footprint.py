@@ -55,7 +55,7 @@ def parse_map(text: str) -> list[dict]:
     try:
         start = next(i for i, l in enumerate(lines) if l.startswith("Linker script and memory map"))
     except StopIteration:
-        raise ValueError("not a GNU ld map file (no memory map)")
+        raise ValueError("not a GNU ld map file (no memory map)") from None
     items, out = [], None
     i = start
     while i < len(lines):

@@ -7,7 +7,12 @@ the TFLM host interpreter and by LiteRT (`ai-edge-litert`, XNNPACK).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from .report import Section
 
 PACKAGES = ("tflite_micro", "ai_edge_litert")
 
@@ -109,7 +114,7 @@ class TFLM:
         return self.it.get_output(0)
 
 
-def run(quick: bool, kernels_factory) -> "Section":
+def run(quick: bool, kernels_factory) -> Section:
     """Section 1b.  `kernels_factory()` returns host.Kernels (libbnrt.so)."""
     import torch
 

@@ -97,8 +97,8 @@ def _progress():
               help="f32: allowed ULP distance from torch eval (default 0, 1 when torch's dispatch "
                    "and the blob's FMA flag differ)")
 @click.option("--no-bit-exact", is_flag=True, help="do not require equality with the exact reference")
-def command(model, board, port, retries, timeout, dtype, layout, inputs, samples, seed, input_shape, weights, allow_pickle,
-            report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact):
+def command(model, board, port, retries, timeout, dtype, layout, inputs, samples, seed, input_shape, weights,
+            allow_pickle, report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact):
     """Verify MODEL's BatchNorm layers on a board against PyTorch eval mode.
 
     Exit status 0 only when every layer passes."""

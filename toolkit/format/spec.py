@@ -204,12 +204,14 @@ STATUSES = [
     ("ERR_FRAME_FORMAT", "malformed frame", "retry; check the serial link"),
     ("ERR_COMMAND", "unknown command", "update the firmware"),
     ("ERR_LOAD_STATE", "no upload in progress", "start with LOAD_BEGIN"),
-    ("ERR_LOAD_RANGE", "upload chunk outside the announced size or out of order", "resend from the last acknowledged offset"),
+    ("ERR_LOAD_RANGE", "upload chunk outside the announced size or out of order",
+     "resend from the last acknowledged offset"),
     ("ERR_TOO_LARGE", "model larger than the board's model slot", "use fewer layers or a board with more RAM"),
     ("ERR_INCOMPLETE", "upload is missing bytes", "send every chunk before LOAD_COMMIT"),
     ("ERR_BATCH", "train-mode BN needs more than one value per channel", "send a larger batch"),
     ("ERR_UNSUPPORTED", "not supported by this firmware build", "use a dtype, op or command the board lists in INFO"),
-    ("ERR_TRAIN_STATE", "train-mode request out of order", "send TRAIN SETUP, then BEGIN, then the DATA passes in order"),
+    ("ERR_TRAIN_STATE", "train-mode request out of order",
+     "send TRAIN SETUP, then BEGIN, then the DATA passes in order"),
 ]
 STATUS = {name: code for code, (name, _, _) in enumerate(STATUSES)}
 

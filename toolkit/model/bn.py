@@ -113,7 +113,8 @@ def _from_module(model: torch.nn.Module) -> list[BNLayer]:
             raise ModelError(f"BatchNorm layer {_display(name)!r} ({kind}) is not initialized yet",
                              "run one forward pass first so the lazy layer learns its channel count")
         if not m.track_running_stats or m.running_mean is None or m.running_var is None:
-            raise ModelError(f"BatchNorm layer {_display(name)!r} has track_running_stats=False (no running statistics)",
+            raise ModelError(f"BatchNorm layer {_display(name)!r} has track_running_stats=False "
+                             "(no running statistics)",
                              "train it with track_running_stats=True, or replace it before exporting")
         nbt = m.num_batches_tracked
         out.append(BNLayer(
@@ -131,7 +132,7 @@ def _script_constants(m) -> tuple[float | None, float | None]:
         if node.kind() == "aten::batch_norm":
             ins = list(node.inputs())
 
-            def const(i):
+            def const(i, ins=ins):
                 n = ins[i].node()
                 return n.output().toIValue() if n.kind() == "prim::Constant" else None
             return const(7), const(6)
@@ -146,7 +147,8 @@ def _from_script(model) -> list[BNLayer]:
             continue
         rm, rv = getattr(m, "running_mean", None), getattr(m, "running_var", None)
         if rm is None or rv is None:
-            raise ModelError(f"BatchNorm layer {_display(name)!r} has track_running_stats=False (no running statistics)",
+            raise ModelError(f"BatchNorm layer {_display(name)!r} has track_running_stats=False "
+                             "(no running statistics)",
                              "train it with track_running_stats=True, or replace it before exporting")
         eps, momentum = getattr(m, "eps", None), getattr(m, "momentum", "absent")
         if eps is None or momentum == "absent":

@@ -84,7 +84,8 @@ def parse_frame(decoded: bytes) -> Frame:
     """Check length and CRC of a COBS-decoded frame and split it."""
     if len(decoded) < spec.FRAME_OVERHEAD:
         raise FrameError("ERR_FRAME_FORMAT", f"frame of {len(decoded)} bytes is shorter than header and CRC")
-    body, (crc,) = decoded[:-spec.FRAME_CRC.size], spec.FRAME_CRC.unpack_from(decoded, len(decoded) - spec.FRAME_CRC.size)
+    end = len(decoded) - spec.FRAME_CRC_SIZE
+    body, (crc,) = decoded[:end], spec.FRAME_CRC.unpack_from(decoded, end)
     if spec.crc32(body) != crc:
         raise FrameError("ERR_FRAME_CRC", "frame CRC mismatch")
     cmd, seq, status, flags = spec.FRAME_HEADER.unpack_from(body)
