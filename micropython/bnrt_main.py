@@ -193,7 +193,7 @@ class Server:
         """A decoded frame -> the decoded response frame."""
         if len(frame) < FRAME_OVERHEAD:
             return _frame(NAK, frame[1] if len(frame) > 1 else 0, ERR_FRAME_FORMAT, b"")
-        body = memoryview(frame)[:-4]
+        body = memoryview(frame)[:-FRAME_CRC_SIZE]
         cmd, seq, status, flags = frame[0], frame[1], frame[2], frame[3]
         if bnrt.crc32(body) != struct.unpack_from("<I", frame, len(frame) - 4)[0]:
             return _frame(NAK, seq, ERR_FRAME_CRC, b"")

@@ -27,7 +27,7 @@ from .format.reader import FormatError
 from .format.writer import PARAM_ARRAYS, LayerBlob
 
 FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
-NP_DTYPE = {"f32": np.float32, "s8": np.int8, "s16": np.int16}
+NP_DTYPE = {dt: np.dtype(np.dtype(code).str).type for dt, code in spec.DTYPE_CODE.items()}
 _NAME = {kind: {v: k for k, v in table.items()}
          for kind, table in (("dtype", spec.DTYPES), ("layout", spec.LAYOUTS), ("op", spec.OPS))}
 _U32 = 0xFFFFFFFF

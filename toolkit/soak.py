@@ -17,14 +17,14 @@ import time
 import numpy as np
 
 from . import reference
-from .format import reader
+from .format import reader, spec
 from .format.writer import LayerBlob, write_model
 from .protocol.connect import board_client
 
 HOST_TOLERANCE_MB = 16.0     # allowed host RSS growth between warm-up and end
 DEVICE_TOLERANCE_MB = 4.0    # allowed emulator RSS growth
 QEMU_DEFAULT = "qemu-mps2-an386"
-_NP = {"f32": np.float32, "s8": np.int8, "s16": np.int16}
+_NP = {dt: np.dtype(code).type for dt, code in spec.DTYPE_CODE.items()}
 
 
 def default_board() -> str:

@@ -166,7 +166,8 @@ static bnrt_status_t data(bnrt_train_t *t, const uint8_t *p, size_t n)
     float x[64];   /* unaligned payload -> floats, a block at a time */
     bnrt_status_t st;
 
-    if ((n - BNRT_TRAIN_SIZE) / 4u != count || (n - BNRT_TRAIN_SIZE) % 4u != 0u)
+    if ((n - BNRT_TRAIN_SIZE) / BNRT_DTYPE_SIZE_F32 != count
+        || (n - BNRT_TRAIN_SIZE) % BNRT_DTYPE_SIZE_F32 != 0u)
         return BNRT_ERR_SHAPE;
     if (pass != BNRT_TRAIN_PASS_SUM && pass != BNRT_TRAIN_PASS_VAR)
         return BNRT_ERR_ARG;
@@ -182,7 +183,7 @@ static bnrt_status_t data(bnrt_train_t *t, const uint8_t *p, size_t n)
     for (i = skip; i < count;) {
         uint32_t k, m = count - i < 64u ? count - i : 64u;
         for (k = 0; k < m; k++)
-            x[k] = rdf32(p + BNRT_TRAIN_SIZE + 4u * (i + k));
+            x[k] = rdf32(p + BNRT_TRAIN_SIZE + BNRT_DTYPE_SIZE_F32 * (i + k));
         st = bnrt_bn_train_accumulate_f32(x, first + i, m, t->channels, t->spatial, t->layout,
                                           t->per_channel, t->chunk, t->flags,
                                           pass == BNRT_TRAIN_PASS_VAR ? t->mean : NULL,
@@ -203,18 +204,19 @@ static bnrt_status_t apply(bnrt_train_t *t, const uint8_t *p, size_t n, uint8_t 
     float x[64], y[64];
     bnrt_status_t st;
 
-    if ((n - BNRT_TRAIN_SIZE) / 4u != count || (n - BNRT_TRAIN_SIZE) % 4u != 0u)
+    if ((n - BNRT_TRAIN_SIZE) / BNRT_DTYPE_SIZE_F32 != count
+        || (n - BNRT_TRAIN_SIZE) % BNRT_DTYPE_SIZE_F32 != 0u)
         return BNRT_ERR_SHAPE;
     if (t->channels == 0u || t->pass != BNRT_TRAIN_DONE)
         return BNRT_ERR_TRAIN_STATE;
     if (first > t->total || count > t->total - first)
         return BNRT_ERR_SHAPE;
-    if ((size_t)count * 4u > room)
+    if ((size_t)count * BNRT_DTYPE_SIZE_F32 > room)
         return BNRT_ERR_FRAME_SIZE;
     for (i = 0; i < count;) {
         uint32_t k, m = count - i < 64u ? count - i : 64u;
         for (k = 0; k < m; k++)
-            x[k] = rdf32(p + BNRT_TRAIN_SIZE + 4u * (i + k));
+            x[k] = rdf32(p + BNRT_TRAIN_SIZE + BNRT_DTYPE_SIZE_F32 * (i + k));
         st = bnrt_bn_train_apply_f32(x, y, first + i, m, t->channels, t->spatial, t->layout,
                                      t->a, t->b, t->flags);
         if (st != BNRT_OK)

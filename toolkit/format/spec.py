@@ -44,9 +44,11 @@ LAYER_FLAGS_KNOWN = LAYER_FLAG_FMA
 
 # Operation kinds.  New kinds get new ids; readers reject unknown ids.
 OPS = {"bn_affine": 1}
-# Element types: name -> id, and bytes per element of input and output tensors.
+# Element types: name -> id, the struct code of one tensor element (input and
+# output), and its size in bytes.
 DTYPES = {"f32": 1, "s8": 2, "s16": 3}
-DTYPE_SIZE = {"f32": 4, "s8": 1, "s16": 2}
+DTYPE_CODE = {"f32": "f", "s8": "b", "s16": "h"}
+DTYPE_SIZE = {dt: struct.calcsize("<" + code) for dt, code in DTYPE_CODE.items()}
 # Layouts: channels-first (N, C, *spatial) or channels-last (N, *spatial, C).
 LAYOUTS = {"nchw": 0, "nhwc": 1}
 

@@ -40,7 +40,7 @@ class _Resplit(Exception):
 _RETRY_NAKS = {spec.STATUS["ERR_FRAME_CRC"], spec.STATUS["ERR_FRAME_FORMAT"],
                spec.STATUS["ERR_FRAME_SIZE"]}
 # element type on the wire, per layer dtype
-NUMPY_DTYPES = {"f32": np.dtype("<f4"), "s8": np.dtype("i1"), "s16": np.dtype("<i2")}
+NUMPY_DTYPES = {dt: np.dtype("<" + code) for dt, code in spec.DTYPE_CODE.items()}
 
 
 def _names(mask: int, table: dict) -> list[str]:

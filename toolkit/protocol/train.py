@@ -142,8 +142,9 @@ def stats(client, channels: int) -> tuple[np.ndarray, np.ndarray, int]:
         if got_first != first or got != n or len(data) != 8 * n:
             raise ProtocolError(f"STATS answered channels {got_first}+{got} for {first}+{n}",
                                 "update the firmware (`toolkit flash`)")
-        means.append(np.frombuffer(data[:4 * n], F32))
-        vars_.append(np.frombuffer(data[4 * n:], F32))
+        size = n * spec.DTYPE_SIZE["f32"]
+        means.append(np.frombuffer(data[:size], F32))
+        vars_.append(np.frombuffer(data[size:], F32))
     return (np.concatenate(means).astype(np.float32), np.concatenate(vars_).astype(np.float32),
             int(nbt))
 
