@@ -1,8 +1,8 @@
 """The single source of truth for the .bnm model format and the serial protocol.
 
 The writer, the reader, the protocol client, the MicroPython module and the
-generated C header (`firmware/include/bnrt_spec.h`, see `cheader.py`) all take
-their constants from here.  Everything is little-endian.  See docs/format.md and
+generated C header all take their constants from here (`render.py` writes
+`firmware/include/bnrt_spec.h` and `micropython/bnrt_spec.py`).  Everything is little-endian.  See docs/format.md and
 docs/protocol.md for the prose version of the same facts.
 """
 from __future__ import annotations
