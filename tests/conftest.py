@@ -27,7 +27,6 @@ SLOW = {
 }
 QEMU_TESTS = {
     "c/test_c_tools.py::test_cortex_m_builds_compile_warning_free",
-    "hil/test_plugin_failures.py::test_syntax_error_in_a_board_file_fails_not_skips",
     "hil/test_tooling.py::test_build_reports_memory_within_the_board",
     "hil/test_tooling.py::test_flash_leaves_qemu_running_until_stop",
 }

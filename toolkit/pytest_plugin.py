@@ -146,8 +146,11 @@ def bnrt_board(request):
     except ToolkitError as e:
         pytest.fail(f"{name} did not start: {e}", pytrace=False)
     try:
-        with Client(session.url) as client:
-            info = client.info()
+        try:
+            with Client(session.url) as client:
+                info = client.info()
+        except ToolkitError as e:
+            pytest.fail(f"{name} did not start: {e}", pytrace=False)
         yield BoardUnderTest(name, board, session.url, info, session)
     finally:
         session.stop()

