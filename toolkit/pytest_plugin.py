@@ -68,8 +68,12 @@ def pytest_configure(config):
 def resolve_boards(names) -> list[str]:
     """Board names for a list of names and kinds, in the order given."""
     from .boards import load_boards
+    from .errors import ToolkitError
 
-    boards = load_boards()
+    try:
+        boards = load_boards()
+    except ToolkitError as e:          # a board.toml that fails the schema
+        raise pytest.UsageError(str(e)) from None
     out = []
     for token in names:
         token = token.strip()

@@ -97,3 +97,18 @@ def test_info(bnrt_board):
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*dead-mpy did not start: *"])
     result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_board_toml_schema_error_stops_the_run_naming_the_key(pytester, tmp_path, monkeypatch):
+    src = boards_mod.BOARDS_DIR / "host-sim" / "board.toml"
+    folder = tmp_path / "boards" / "host-sim"
+    folder.mkdir(parents=True)
+    (folder / "board.toml").write_text(src.read_text().replace("[counter]", "[counter]\nhertz = 5"))
+    monkeypatch.setattr(boards_mod, "BOARDS_DIR", tmp_path / "boards")
+    pytester.makepyfile(test_any="""
+def test_info(bnrt_board):
+    pass
+""")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED      # a collection error, not a skip
+    result.stdout.fnmatch_lines(["*host-sim/board.toml: counter.hertz: unknown key*"])
