@@ -148,10 +148,11 @@ def validate(data: dict, path: Path | str) -> dict:
                    if key.choices and v not in key.choices]
             if bad:
                 raise fail(dotted, f"must be {key.expected()}, got {bad[0]!r}")
-        for name, key in keys.items():
-            if kind in key.required and name not in values:
+        for name, key in keys.items():   # keys every kind needs are missing even without a kind
+            if (kind in key.required or key.required == KINDS) and name not in values:
                 dotted = f"{table}.{name}" if table else name
-                raise fail(dotted, f"missing ({key.expected()}; required for kind {kind!r})")
+                need = "required" if key.required == KINDS else f"required for kind {kind!r}"
+                raise fail(dotted, f"missing ({key.expected()}; {need})")
     if data["name"] != Path(path).parent.name:
         raise InputError(f"{path}: name {data['name']!r} differs from its folder",
                          "make the folder name and the name key equal")

@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .boards import ROOT, Board, get_board
+from . import boardschema
 from .boardschema import write_fragment
 from .errors import BuildFailed, InputError, ToolMissing, first_error
 
 FIRMWARE_DIR = ROOT / "firmware"
 CROSS_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
-ARM_KINDS = ("qemu", "serial")
+ARM_KINDS = boardschema.ARM_KINDS
 BUILD_TIMEOUT = 600
 
 

@@ -31,9 +31,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from . import boardschema
+
 DEFAULT_BOARDS = ("host-sim",)
 PORT_PARAM = "port"
-KINDS = ("sim", "qemu", "serial", "micropython")
+KINDS = boardschema.KINDS
 # Tools each kind needs here, with the Debian packages that bring them.
 KIND_TOOLS = {
     "sim": [("make", "make"), ("gcc", "gcc")],

@@ -63,6 +63,11 @@ def test_missing_required_key(tmp_path):
     assert "qemu.machine: missing (a string; required for kind 'qemu')" in _error(toml)
 
 
+def test_missing_kind_is_named(tmp_path):
+    toml = _an386(tmp_path, lambda t: t.replace('kind = "qemu"\n', ""))
+    assert "kind: missing (a string, one of 'sim', 'qemu', 'serial', 'micropython'" in _error(toml)
+
+
 def test_choices_and_build_switches(tmp_path):
     toml = _an386(tmp_path, lambda t: t + 'dtypes = ["f32", "f64"]\n')
     assert "build.dtypes: must be a list of a string from 'f32', 's16', 's8', got 'f64'" in _error(toml)
