@@ -131,8 +131,11 @@ def bnrt_board(request):
     name = getattr(request, "param", None) or DEFAULT_BOARDS[0]
     port = request.config.getoption("--port")
     if port:
-        with Client(port) as client:
-            info = client.info()
+        try:
+            with Client(port) as client:
+                info = client.info()
+        except ToolkitError as e:
+            pytest.fail(f"--port {port}: {e}", pytrace=False)
         if name == PORT_PARAM:
             name = info.name
         yield BoardUnderTest(name, load_boards().get(name), port, info)
