@@ -48,7 +48,7 @@ def test_syntax_error_in_a_board_file_fails_not_skips(pytester, tmp_path, monkey
     monkeypatch.setattr(boards_mod, "BOARDS_DIR", tmp_path / "boards")
     monkeypatch.setenv("BUILD", str(tmp_path / "build"))
     pytester.makepyfile(test_broken=HIL_TEST)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:labgrid")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*broken-an385: building broken-an385 failed*board.c*error*"])
     result.stdout.no_fnmatch_line("*SKIPPED*")
@@ -66,7 +66,7 @@ import pytest
 def test_info(bnrt_board):
     pass
 """)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-rs")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:labgrid", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*qemu-mps2-an385 needs `arm-none-eabi-gcc` is not installed*"])
 
@@ -93,7 +93,7 @@ import pytest
 def test_info(bnrt_board):
     pass
 """)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:labgrid")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*dead-mpy did not start: *"])
     result.stdout.no_fnmatch_line("*Traceback*")
@@ -109,6 +109,6 @@ def test_board_toml_schema_error_stops_the_run_naming_the_key(pytester, tmp_path
 def test_info(bnrt_board):
     pass
 """)
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:labgrid")
     assert result.ret == pytest.ExitCode.INTERRUPTED      # a collection error, not a skip
     result.stdout.fnmatch_lines(["*host-sim/board.toml: counter.hertz: unknown key*"])
