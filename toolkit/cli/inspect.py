@@ -129,6 +129,10 @@ def command(model, as_json, weights, allow_pickle):
         click.echo(json.dumps({"source": model, "cpu_capability": capability, "layers": rows}, indent=2))
     else:
         _print_model(model, capability, rows)
+    for r in rows:
+        for w in r["warnings"]:
+            if "overrides forward" in w:
+                click.echo(f"warning: layer {r['name']!r}: {w}", err=True)
     if any(r["mode"] == "train" for r in rows):
         click.echo("warning: the model is in train mode; export will use eval-mode semantics "
                    "(running statistics)", err=True)

@@ -129,6 +129,8 @@ def _affine_range(a, b, lo, hi) -> tuple[float, float]:
 
 
 def _span(arrays) -> tuple[float, float]:
+    """(min, max) over the finite values (integer dtypes have no NaN/inf: docs/format.md)."""
+    arrays = [a[np.isfinite(a)] for a in arrays]
     arrays = [a for a in arrays if a.size]
     if not arrays:
         return (0.0, 0.0)
