@@ -196,12 +196,14 @@
     X(ERR_BATCH, 27, "train-mode BN needs more than one value per channel") \
     X(ERR_UNSUPPORTED, 28, "not supported by this firmware build") \
     X(ERR_TRAIN_STATE, 29, "train-mode request out of order") \
+    X(ERR_NONFINITE, 30, "an f32 parameter is NaN or infinite") \
+    X(ERR_OVERLAP, 31, "two layers' parameter blocks overlap") \
 
 typedef enum {
 #define BNRT_STATUS_ENUM(name, value, msg) BNRT_##name = value,
     BNRT_STATUS_LIST(BNRT_STATUS_ENUM)
 #undef BNRT_STATUS_ENUM
-    BNRT_STATUS_COUNT = 30
+    BNRT_STATUS_COUNT = 32
 } bnrt_status_t;
 
 /* compile-time checks that the sizes above add up */

@@ -65,7 +65,15 @@ static bnrt_status_t check_quant(const uint8_t *e, const uint8_t *params, uint32
     const uint32_t zout = rd32(e + BNRT_LAYER_OFF_OUT_ZERO_POINT);
     uint32_t c;
     if (dtype == BNRT_DTYPE_F32) {
-        return shift == 0u ? BNRT_OK : BNRT_ERR_QUANT;
+        if (shift != 0u) {
+            return BNRT_ERR_QUANT;
+        }
+        for (c = 0; c < 2u * channels; c++) {   /* a[C] then b[C]: exponent all ones = inf/NaN */
+            if (((rd32(params + 4u * c) >> 23) & 0xFFu) == 0xFFu) {
+                return BNRT_ERR_NONFINITE;
+            }
+        }
+        return BNRT_OK;
     }
     if (!finite_positive(rd32(e + BNRT_LAYER_OFF_IN_SCALE))
         || !finite_positive(rd32(e + BNRT_LAYER_OFF_OUT_SCALE))) {
@@ -205,10 +213,21 @@ bnrt_status_t bnrt_model_load(bnrt_model_t *model, const uint8_t *blob, size_t s
         return BNRT_ERR_HEADER;
     }
     for (i = 0; i < count; i++) {
-        const bnrt_status_t st = check_layer(blob, blob + layers + i * BNRT_LAYER_SIZE,
-                                             layers_end, limit, strings);
+        const uint8_t *e = blob + layers + i * BNRT_LAYER_SIZE;
+        const bnrt_status_t st = check_layer(blob, e, layers_end, limit, strings);
+        uint32_t j, start, end;
         if (st != BNRT_OK) {
             return st;
+        }
+        /* checked above: start + size <= limit <= n, so the ends cannot wrap */
+        start = rd32(e + BNRT_LAYER_OFF_PARAMS_OFFSET);
+        end = start + rd32(e + BNRT_LAYER_OFF_PARAMS_SIZE);
+        for (j = 0; j < i; j++) {               /* each layer against the earlier ones */
+            const uint8_t *f = blob + layers + j * BNRT_LAYER_SIZE;
+            const uint32_t s0 = rd32(f + BNRT_LAYER_OFF_PARAMS_OFFSET);
+            if (start < s0 + rd32(f + BNRT_LAYER_OFF_PARAMS_SIZE) && s0 < end) {
+                return BNRT_ERR_OVERLAP;
+            }
         }
     }
     model->blob = blob;

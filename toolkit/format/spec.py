@@ -194,6 +194,8 @@ STATUSES = [
     ("ERR_BATCH", "train-mode BN needs more than one value per channel", "send a larger batch"),
     ("ERR_UNSUPPORTED", "not supported by this firmware build", "use a dtype, op or command the board lists in INFO"),
     ("ERR_TRAIN_STATE", "train-mode request out of order", "send TRAIN SETUP, then BEGIN, then the DATA passes in order"),
+    ("ERR_NONFINITE", "an f32 parameter is NaN or infinite", "re-export from a model with finite parameters"),
+    ("ERR_OVERLAP", "two layers' parameter blocks overlap", "re-export the model"),
 ]
 STATUS = {name: code for code, (name, _, _) in enumerate(STATUSES)}
 
