@@ -41,7 +41,8 @@ def main(argv=None) -> int:
     try:
         cli.main(args=argv, prog_name="toolkit", standalone_mode=False)
     except ToolkitError as e:
-        click.echo(f"error: {e}", err=True)
+        from ._io import plain
+        click.echo(f"error: {plain(e)}", err=True)     # names from user models may hold escapes
         return e.exit_code
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)

@@ -7,7 +7,9 @@ import sys
 import click
 
 from ..boards import DEFAULT_BOARD
-from ..errors import InputError, VerifyFailed
+from ..errors import VerifyFailed
+from ..display import safe
+from ._io import check_output, load_npy
 
 # Largest relative error of a running statistic vs. the host replay that --check accepts.
 CHECK_TOLERANCE = 1e-6
@@ -33,7 +35,7 @@ def _progress(batches: int):
 def _table(result, check: bool):
     from rich.table import Table
 
-    t = Table(title=f"adapt: {result.samples} samples in {result.batches} batches on {result.board}")
+    t = Table(title=safe(f"adapt: {result.samples} samples in {result.batches} batches on {result.board}"))
     t.add_column("layer")
     t.add_column("channels", justify="right")
     t.add_column("batches", justify="right")
@@ -42,7 +44,7 @@ def _table(result, check: bool):
         t.add_column("max rel err running_mean", justify="right")
         t.add_column("max rel err running_var", justify="right")
     for r in result.layers:
-        row = [r.name, str(r.channels), str(r.calls), str(r.num_batches_tracked)]
+        row = [safe(r.name), str(r.channels), str(r.calls), str(r.num_batches_tracked)]
         if check:
             row += [f"{r.mean_rel_err:.3g}", f"{r.var_rel_err:.3g}"]
         t.add_row(*row)
@@ -76,10 +78,8 @@ def command(model, board, port, inputs, batch_size, output, check, timeout, weig
     from ..model.load import load_model
     from ..verify.run import board_client
 
-    try:
-        x = np.load(inputs, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {inputs}: {e}", "give a .npy file saved with numpy.save") from None
+    check_output(output, "-o")
+    x = load_npy(inputs, "--inputs")
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     batches = len(split_batches(np.asarray(x), batch_size)) if np.ndim(x) >= 2 else 0
     update, bar = _progress(batches)

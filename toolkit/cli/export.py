@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import click
 
 from ..errors import InputError
+from ._io import check_output, load_npy
 
 PICKLE_HELP = ("Accept a fully pickled module (torch.save(model)). Unpickling runs arbitrary "
                "code from the file: use only with files you trust.")
@@ -52,11 +52,9 @@ def command(model, output, dtype, layout, calib, ranges, weights, allow_pickle, 
     or a factory module that defines example_inputs().
     """
     from ..model.load import load_model
-    out = Path(output)
-    if out.is_dir():
-        raise InputError(f"output {out} is a directory", "give a file name, e.g. -o model.bnm")
-    if not (out.parent if str(out.parent) else Path(".")).is_dir():
-        raise InputError(f"output folder {out.parent} does not exist", "create it first")
+    out = check_output(output, "-o")
+    if calib is not None:
+        calib = load_npy(calib, "--calib")
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     if dtype != "f32" and calib is None and ranges is None:
         if loaded.example_inputs is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..format import spec
+from ..display import safe
 
 PICKLE_HELP = ("Accept a fully pickled module (torch.save(model)). Unpickling runs arbitrary "
                "code from the file: use only with files you trust.")
@@ -77,7 +78,7 @@ def _fmt(v) -> str:
 
 def _print_model(source, capability, rows):
     from rich.table import Table
-    t = Table(title=f"BatchNorm layers of {source} (file order; torch CPU dispatch {capability})")
+    t = Table(title=safe(f"BatchNorm layers of {source} (file order; torch CPU dispatch {capability})"))
     cols = [("name", "name"), ("kind", "kind"), ("C", "channels"), ("eps", "eps"),
             ("momentum", "momentum"), ("batches", "num_batches_tracked"), ("mode", "mode"),
             ("gamma", "gamma"), ("beta", "beta"), ("running_mean", "running_mean"),
@@ -86,19 +87,19 @@ def _print_model(source, capability, rows):
     for title, _ in cols:
         t.add_column(title, overflow="fold")
     for r in rows:
-        t.add_row(*[("; ".join(r[k]) or "-") if k == "warnings" else _fmt(r[k]) for _, k in cols])
+        t.add_row(*[safe(("; ".join(r[k]) or "-") if k == "warnings" else _fmt(r[k])) for _, k in cols])
     _console().print(t)
 
 
 def _print_blob(path, d):
     from rich.table import Table
-    t = Table(title=f"{path}: .bnm v{d['version']}, {d['size']} bytes, CRC {d['crc32']}")
+    t = Table(title=safe(f"{path}: .bnm v{d['version']}, {d['size']} bytes, CRC {d['crc32']}"))
     cols = ["index", "name", "dtype", "layout", "channels", "flags", "in_scale", "in_zero_point",
             "out_scale", "out_zero_point", "shift"]
     for c in cols:
         t.add_column(c)
     for l in d["layers"]:
-        t.add_row(*[_fmt(l.get(c)) if c != "flags" else ("fma" if l["fused"] else "-") for c in cols])
+        t.add_row(*[safe(_fmt(l.get(c))) if c != "flags" else ("fma" if l["fused"] else "-") for c in cols])
     _console().print(t)
 
 

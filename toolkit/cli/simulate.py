@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
+from ._io import check_output, load_npy
 
 
 def _spatial(shape, layout: str) -> int:
@@ -58,15 +59,13 @@ def command(model_file, layer, input_path, output, spatial):
 
     from ..format.writer import atomic_write
 
+    check_output(output, "-o")
     try:
         with open(model_file, "rb") as f:
             blob = f.read()
     except OSError as e:
         raise InputError(f"cannot read {model_file}: {e.strerror}", "check the path") from None
-    try:
-        x = np.load(input_path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {input_path}: {e}", "give a .npy file saved with numpy.save") from None
+    x = load_npy(input_path, "--input", numeric=False, samples=False)
     y = simulate(blob, layer, x, spatial)
     buf = io.BytesIO()
     np.save(buf, y)

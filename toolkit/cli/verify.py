@@ -7,6 +7,8 @@ import click
 
 from ..boards import DEFAULT_BOARD
 from ..errors import InputError, VerifyFailed
+from ..display import plain
+from ._io import check_output, load_npy
 
 
 def _int_list(text: str | None, what: str) -> tuple[int, ...]:
@@ -30,10 +32,7 @@ def load_inputs(inputs, samples: int, seed: int, input_shape, loaded):
     import numpy as np
 
     if inputs:
-        try:
-            x = np.load(inputs, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"cannot read {inputs}: {e}", "give a .npy file saved with numpy.save") from None
+        x = load_npy(inputs, "--inputs")
         return x.astype(np.float32) if x.dtype.kind == "f" else x
     shape = _int_list(input_shape, "--input-shape")
     example = loaded.example_inputs
@@ -109,6 +108,9 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
     from ..verify.run import Thresholds, failure_summary, verify
 
     sizes = _int_list(batch_sizes, "--batch-sizes")
+    for path, option in ((report_path, "--report"), (junit, "--junit"), (plot, "--plot")):
+        if path:
+            check_output(path, option)
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     x = load_inputs(inputs, samples, seed, input_shape, loaded)
     update, bar = _progress()
@@ -128,6 +130,9 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
         from ..verify.plot import write_plot
         write_plot(result, plot)
     Console(width=None if sys.stdout.isatty() else 120).print(rep.table(result))
+    for e in result["layers"]:
+        for reason in e.get("fail_reasons", []):
+            click.echo(f"FAIL {plain(e['name'])}: {plain(reason)}", err=True)
     if not result["pass"]:
         raise VerifyFailed(failure_summary(result),
                            "see the table" + (f" and {report_path}" if report_path else "")

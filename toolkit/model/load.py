@@ -72,7 +72,7 @@ def _import_target(target: str, spec: str):
         sys.modules[name] = module
         try:
             mspec.loader.exec_module(module)
-        except Exception as e:
+        except (Exception, SystemExit) as e:     # a model file that calls sys.exit() too
             sys.modules.pop(name, None)
             raise InputError(f"importing {target} failed: {_first_line(e)}", "fix the model file") from None
         return module
@@ -84,7 +84,7 @@ def _import_target(target: str, spec: str):
     except ModuleNotFoundError as e:
         raise InputError(f"module {target!r} not found ({_first_line(e)})",
                          "check the module name or give path/to/file.py:factory") from None
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise InputError(f"importing {target} failed: {_first_line(e)}", "fix the model module") from None
 
 
@@ -98,7 +98,7 @@ def _call_factory(module, factory: str, spec: str) -> LoadedModel:
         raise InputError(f"{factory!r} in MODEL {spec!r} is not callable", "name a function that returns an nn.Module")
     try:
         model = fn()
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise InputError(f"factory {factory!r} raised {_first_line(e)}",
                          "make the factory callable without arguments") from None
     if not isinstance(model, torch.nn.Module):
