@@ -47,6 +47,11 @@ def main(argv=None) -> int:
     except click.exceptions.Abort:
         click.echo("error: interrupted", err=True)
         return 130
+    except click.UsageError as e:
+        from ..display import plain
+        where = f"toolkit {e.ctx.info_name}" if e.ctx is not None and e.ctx.parent is not None else "toolkit"
+        click.echo(f"error: {plain(e.format_message())}; see `{where} --help`", err=True)
+        return e.exit_code
     except click.ClickException as e:
         e.show()
         return e.exit_code
