@@ -93,6 +93,16 @@ def test_call_forms_keyword_forward_and_functional(sim):
     assert _run(sim, model, x, "s16")["pass"]
 
 
+def test_outputs_changed_in_place_later_are_captured_as_produced(sim):
+    model, x = trust_models.in_place(), _x(2, 3, 4, 5)
+    (call,) = capture_calls(model, x)["bn"]
+    with torch.no_grad():
+        want = model.bn(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(call.x, x)
+    np.testing.assert_array_equal(call.y, want)
+    assert _run(sim, model, x, "f32")["pass"]
+
+
 def _buffers(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 

@@ -56,6 +56,20 @@ class CallForms(nn.Module):
         return F.batch_norm(b * 3, f.running_mean, f.running_var, f.weight, f.bias, False, 0.0, f.eps)
 
 
+class InPlace(nn.Module):
+    """input (N, 3, H, W): the BN output and input are changed in place afterwards."""
+    def __init__(self):
+        super().__init__()
+        self.bn = _init(nn.BatchNorm2d(3))
+
+    def forward(self, x):
+        x = x * 1.0
+        y = self.bn(x)
+        y.relu_()
+        x.mul_(0)
+        return y + x
+
+
 class Strided(nn.Module):
     """input (N, 3, L): BN1d on a strided view."""
     def __init__(self):
@@ -82,6 +96,10 @@ def reused():
 
 def call_forms():
     return CallForms().eval()
+
+
+def in_place():
+    return InPlace().eval()
 
 
 def strided():

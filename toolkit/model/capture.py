@@ -57,10 +57,11 @@ def _as_args(inputs) -> tuple:
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
+    """A contiguous copy (the model may change the tensor in place later: relu_)."""
     t = t.detach().cpu()
     if t.dtype != torch.float32 and t.is_floating_point():
         t = t.float()
-    return np.ascontiguousarray(t.numpy())
+    return np.array(t.numpy(), order="C", copy=True)
 
 
 def _tensor_arg(args, kwargs):
@@ -75,7 +76,7 @@ def _tensor_arg(args, kwargs):
 
 def _call_record(x: torch.Tensor, y, via: str) -> Call:
     y = y[0] if isinstance(y, (tuple, list)) else y
-    return Call(_np(x).astype(np.float32), _np(y), bool(x.is_contiguous()), via)
+    return Call(_np(x).astype(np.float32, copy=False), _np(y), bool(x.is_contiguous()), via)
 
 
 def _merge(calls: list[Call]) -> tuple[np.ndarray, np.ndarray]:
