@@ -78,6 +78,16 @@ def test_reused_layer_every_call_is_calibrated_and_reported(sim, dtype):
         assert top - bottom < 1.1 * (second.max() - second.min())     # and the range is not wider
 
 
+def test_reused_layer_in_an_exported_program():
+    model, x = trust_models.reused(), _x(2, 3, 6)
+    ep = torch.export.export(model, (torch.from_numpy(x),))
+    got, want = capture_calls(ep, x)["bn"], capture_calls(model, x)["bn"]
+    assert [c.x.shape for c in got] == [(2, 3, 6), (2, 3, 2)]
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a.x, b.x)
+        np.testing.assert_array_equal(a.y, b.y)
+
+
 def test_call_forms_keyword_forward_and_functional(sim):
     model, x = trust_models.call_forms(), _x(2, 3, 4, 5)
     calls = capture_calls(model, x)
