@@ -30,6 +30,8 @@ def command(quick, out_dir, sections, copy_md):
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out_dir} exists and is not a folder", "choose a folder path")
+    if copy_md and Path(copy_md).is_dir():
+        raise InputError(f"--copy-md {copy_md} is a directory", "give a file name, e.g. docs/bench.md")
     cmd = "toolkit bench" + (" --quick" if quick else "") + \
         "".join(f" --section {s}" for s in sections)
     rep, j, md = bench.run_bench(quick=quick, out_dir=out, sections=sections or None,
