@@ -284,8 +284,8 @@ def verify(model, inputs, *, dtype: str, layout: str = "nchw", board: str = "hos
                                      gap_abs, gap)
             batches = {}
             for bs in batch_sizes:
-                parts = [client.run(i, sent[k:k + bs].astype(NUMPY_DTYPES[dtype]), spatial).output
-                         for k in range(0, sent.shape[0], bs)]
+                parts = [client.run(i, sent[j:j + bs].astype(NUMPY_DTYPES[dtype]), spatial).output
+                         for j in range(0, sent.shape[0], bs)]
                 joined = np.concatenate(parts) if parts else res.output[:0]
                 batches[str(bs)] = bool(np.array_equal(joined.view(np.uint8), res.output.view(np.uint8)))
                 done += sent.size
