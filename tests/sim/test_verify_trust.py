@@ -126,6 +126,12 @@ def test_capture_never_changes_the_model():
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def test_other_buffers_the_forward_changes_are_put_back():
+    model = trust_models.counter()
+    calls = capture_calls(model, _x(2, 3, 4, 5))
+    assert len(calls["bn"]) == 1 and int(model.calls) == 0
+
+
 def test_layer_that_trains_in_eval_mode_is_refused_and_restored():
     model = trust_models.always_train()
     before = _buffers(model)

@@ -86,6 +86,22 @@ class AlwaysTrain(nn.BatchNorm2d):
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, True, 0.1, self.eps)
 
 
+class Counter(nn.Module):
+    """input (N, 3, H, W): counts its calls in a buffer of its own."""
+    def __init__(self):
+        super().__init__()
+        self.bn = _init(nn.BatchNorm2d(3))
+        self.register_buffer("calls", torch.zeros((), dtype=torch.int64))
+
+    def forward(self, x):
+        self.calls += 1
+        return self.bn(x)
+
+
+def counter():
+    return Counter().eval()
+
+
 def subclass():
     return Subclass().eval()
 

@@ -9,9 +9,9 @@ not BN recomputed by us, is what `toolkit verify` compares the board with.
 (calls concatenated along the batch axis when the shapes allow).
 
 The model is never changed: nn.Modules run in eval mode (each module's own
-training flag is restored afterwards) and every buffer is restored and
-checked; a forward that changes BN running statistics even in eval mode, or
-a torch.export program exported in train mode, is refused with ModelError.
+training flag is restored afterwards) and every buffer is put back as it was;
+a forward that changes BN running statistics even in eval mode, or a
+torch.export program exported in train mode, is refused with ModelError.
 
 Call forms: positional and keyword calls of the module (`bn(x)`,
 `bn(input=x)`), wrappers that call it (lambda, functools.partial,
@@ -146,9 +146,15 @@ def _restore(tensors: dict, saved: dict) -> list[str]:
     return changed
 
 
+_BN_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
 def _refuse_changed(changed: list[str]) -> None:
-    if changed:
-        raise ModelError(f"running the model in eval mode changed its buffers ({', '.join(changed[:3])}): "
+    """Every changed buffer was put back; changed BN statistics mean a layer
+    computed with batch statistics, and the model's outputs are not eval BN."""
+    bn = [k for k in changed if k.rsplit(".", 1)[-1] in _BN_BUFFERS]
+    if bn:
+        raise ModelError(f"running the model in eval mode changed its buffers ({', '.join(bn[:3])}): "
                          "a layer computes with batch statistics (train mode) even after model.eval() "
                          "(the buffers were restored)",
                          "make every BatchNorm use its running statistics in eval mode")
