@@ -60,6 +60,7 @@ def work(tmp_path_factory):
     np.save(d / "strings.npy", np.array(["a", "b"]))
     np.save(d / "no_samples.npy", np.zeros((0, 4), np.float32))
     np.save(d / "int_x.npy", np.zeros((3, 4), np.int8))
+    np.save(d / "all_nan.npy", np.full((3, 4), np.nan, np.float32))
     (d / "empty.npy").write_bytes(b"")
     (d / "garbage.npy").write_bytes(b"\x93NUMPY garbage")
     (d / "garbage.bnm").write_bytes(b"BNMF" + b"\0" * 10)
@@ -101,6 +102,8 @@ CASES = [
      InputError, ["no samples"]),
     ("export calib wrong shape", ["export", M, "--dtype", "s8", "--calib", "{d}/wrong_shape.npy", "-o", "{d}/o.bnm"],
      InputError, ["rejected the inputs"]),
+    ("export calib all NaN", ["export", M, "--dtype", "s8", "--calib", "{d}/all_nan.npy", "-o", "{d}/o.bnm"],
+     InputError, ["no finite input"]),
     ("export torchscript calib", ["export", "{d}/m.ts", "--dtype", "s8", "--calib", X, "-o", "{d}/o.bnm"],
      ModelError, ["TorchScript", "--ranges"]),
     # verify

@@ -128,12 +128,13 @@ def _affine_range(a, b, lo, hi) -> tuple[float, float]:
     return float(ends.min()), float(ends.max())
 
 
-def _span(arrays) -> tuple[float, float]:
+def _span(arrays, layer: str, what: str) -> tuple[float, float]:
     """(min, max) over the finite values (integer dtypes have no NaN/inf: docs/format.md)."""
     arrays = [a[np.isfinite(a)] for a in arrays]
     arrays = [a for a in arrays if a.size]
     if not arrays:
-        return (0.0, 0.0)
+        raise InputError(f"calibration gave layer {layer!r} no finite {what} value",
+                         "give calibration inputs with finite values that reach the layer, or --ranges")
     return float(min(np.min(a) for a in arrays)), float(max(np.max(a) for a in arrays))
 
 
@@ -153,9 +154,10 @@ def _layer_ranges(model, layers, folded, dtype, calib, ranges, captured=None) ->
     out = []
     for layer, (a, b) in zip(layers, folded):
         g = given.get(layer.name, {})
-        if layer.name in captured:
+        if layer.name in captured and layer.name not in given:
             calls = captured[layer.name]
-            cin, cout = _span([c.x for c in calls]), _span([c.y for c in calls])
+            cin = _span([c.x for c in calls], layer.name, "input")
+            cout = _span([c.y for c in calls], layer.name, "output")
         else:
             cin = cout = None
         rin = g.get("in", cin)
