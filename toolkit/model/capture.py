@@ -21,6 +21,7 @@ TorchScript modules cannot be hooked: capture raises ModelError.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -180,6 +181,14 @@ class _FunctionalBN(torch.overrides.TorchFunctionMode):
         return result
 
 
+def _eager(fn):
+    """Keep a hook out of torch.compile's graphs (it records to numpy).  Only
+    when dynamo is loaded already: a compiled model has loaded it, and
+    importing it costs seconds."""
+    dynamo = sys.modules.get("torch._dynamo")
+    return dynamo.disable(fn) if dynamo is not None else fn
+
+
 def _run_module(model: torch.nn.Module, args) -> dict:
     from torch.nn.modules.batchnorm import _BatchNorm
     calls: dict[str, list] = {}
@@ -190,11 +199,11 @@ def _run_module(model: torch.nn.Module, args) -> dict:
     owners = {}
 
     def hooks_for(name):
-        @torch._dynamo.disable
+        @_eager
         def pre(_mod, a, kw):
             active.add(name)
 
-        @torch._dynamo.disable
+        @_eager
         def post(_mod, a, kw, out):
             active.discard(name)
             x = _tensor_arg(a, kw)
