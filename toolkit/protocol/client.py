@@ -59,6 +59,16 @@ class BoardInfo:
     op_mask: int
     counter_kind: int
     name: str
+    capabilities: int = 0
+
+    def has(self, capability: str) -> bool:
+        """Whether the image was built with `capability` (spec.CAPABILITIES)."""
+        return bool(self.capabilities & spec.CAPABILITIES[capability])
+
+    @property
+    def contents(self) -> list[str]:
+        """What the image contains: its dtypes, then its capabilities."""
+        return self.dtypes + [k for k in spec.CAPABILITIES if self.has(k)]
 
     @property
     def dtypes(self) -> list[str]:
