@@ -4,7 +4,8 @@
 `render(blob, path, source)` returns {path: text} for the files to write:
   name.h  self-contained: the layer symbols, the size and CRC, and the blob as
           a `static const` array (for a single translation unit)
-  name.c  the array with external linkage, next to name.h, which declares it
+  name.c  the array (and name_size) with external linkage, next to name.h,
+          which declares them
 """
 from __future__ import annotations
 
@@ -101,11 +102,12 @@ def render(blob: bytes, path: str | Path, source: str) -> dict[Path, str]:
     if path.suffix == ".h":
         h += [f"static {up}_ALIGNED const uint8_t {name}[{up}_SIZE] = {{"] + _array_body(blob) + ["};"]
     else:
-        h += [f"extern const uint8_t {name}[{up}_SIZE];"]
+        h += [f"extern const uint8_t {name}[{up}_SIZE];", f"extern const uint32_t {name}_size;  /* = {up}_SIZE */"]
     h += ["", f"#endif /* {guard} */", ""]
     files = {path.with_suffix(".h"): "\n".join(h)}
     if path.suffix == ".c":
         c = head + ["", f"#include \"{path.with_suffix('.h').name}\"", "",
-                    f"{up}_ALIGNED const uint8_t {name}[{up}_SIZE] = {{"] + _array_body(blob) + ["};", ""]
+                    f"{up}_ALIGNED const uint8_t {name}[{up}_SIZE] = {{"] + _array_body(blob) + ["};",
+                    f"const uint32_t {name}_size = {up}_SIZE;", ""]
         files[path] = "\n".join(c)
     return files
