@@ -150,6 +150,12 @@ typedef struct {
 /* Initialise a server (calls bnrt_cmd_init; not bnrt_hal_init). */
 void bnrt_server_init(bnrt_server_t *s);
 
+/* Make `model` (loaded by the application, e.g. from its exported model.c
+ * in flash) the server's active model, as a boot model is: MODEL_INFO, RUN
+ * and `toolkit verify --no-upload` use it until a LOAD replaces it.  The
+ * blob must stay valid and unchanged. */
+void bnrt_server_use_model(bnrt_server_t *s, const bnrt_model_t *model);
+
 /* Feed one received byte (from a UART interrupt's ring buffer, say).  When it
  * completes a frame, the answer is sent with bnrt_hal_write() before this
  * returns.  Returns 1 when a frame was answered, else 0. */

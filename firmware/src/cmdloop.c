@@ -345,6 +345,13 @@ void bnrt_server_init(bnrt_server_t *s)
     s->last_byte_ms = 0;
 }
 
+void bnrt_server_use_model(bnrt_server_t *s, const bnrt_model_t *model)
+{
+    s->cmd.model = *model;
+    s->cmd.has_model = (uint8_t)(model->blob != NULL);   /* NULL: it failed to load */
+    s->cmd.loading = 0;
+}
+
 int bnrt_cmd_feed(bnrt_server_t *s, uint8_t byte)
 {
     bnrt_status_t error = BNRT_OK;
