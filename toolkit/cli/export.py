@@ -31,7 +31,7 @@ def _run_export(loaded, dtype, layout, calib, ranges, fused, names):
 
 def _write(blob: bytes, out: Path, source: str) -> list[Path]:
     """Write `blob` as .bnm or as C source (.c writes the .h beside it)."""
-    files = {out: blob} if out.suffix == ".bnm" else \
+    files = {out: blob} if out.suffix not in SUFFIXES else \
         {p: text.encode() for p, text in render(blob, out, source).items()}
     written = []
     try:
@@ -65,8 +65,8 @@ def _convert_bnm(src: Path, out: Path) -> None:
 @click.command("export")
 @click.argument("model")
 @click.option("-o", "--output", required=True,
-              help="Output file, format from the suffix: .bnm binary; .c (plus a .h beside it) or .h "
-                   "C source with the model as a const array (written atomically).")
+              help="Output file, format from the suffix: .c (plus a .h beside it) or .h C source "
+                   "with the model as a const array; any other (.bnm) the binary (written atomically).")
 @click.option("--dtype", type=click.Choice(["f32", "s16", "s8"]), default="f32", show_default=True,
               help="Element type the board computes in.")
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), default="nchw", show_default=True,
@@ -94,9 +94,6 @@ def command(model, output, dtype, layout, calib, ranges, weights, allow_pickle, 
         raise InputError(f"output {out} is a directory", "give a file name, e.g. -o model.bnm")
     if not (out.parent if str(out.parent) else Path(".")).is_dir():
         raise InputError(f"output folder {out.parent} does not exist", "create it first")
-    if out.suffix not in (".bnm",) + SUFFIXES:
-        raise InputError(f"cannot tell the output format of {out.name}",
-                         "name it .bnm (binary), .c or .h (C source)")
     if model.endswith(".bnm"):
         _convert_bnm(Path(model), out)
         return

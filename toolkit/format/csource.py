@@ -94,7 +94,7 @@ def render(blob: bytes, path: str | Path, source: str) -> dict[Path, str]:
     h = head + ["", f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "",
                 f"#define {up}_SIZE {len(blob)}u", f"#define {up}_CRC32 0x{model.crc32:08X}u",
                 f"#define {up}_LAYER_COUNT {len(syms)}u", "",
-                "/* Layer indices for bnrt_model_run(). */", f"enum {{"]
+                "/* Layer indices for bnrt_model_run(). */", "enum {"]
     for i, (sym, layer) in enumerate(zip(syms, model.layers)):
         h.append(f"    {up}_LAYER_{sym} = {i},  /* {layer.name or '(no name)'}: "
                  f"{layer.dtype} {layer.layout}, {layer.channels} channels */")
