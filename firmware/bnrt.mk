@@ -31,8 +31,11 @@ BNRT_TRAIN_ON := $(if $(filter 1,$(BNRT_PROTOCOL)),$(BNRT_TRAIN),0)
 bnrt_on = $(if $(filter $(1),$(BNRT_DTYPES)),1,0)
 BNRT_CORE_SRCS := $(addprefix $(BNRT_DIR)/src/,status.c crc32.c model.c kernels/kernel_args.c \
     $(foreach d,$(filter f32 s8 s16,$(BNRT_DTYPES)),kernels/bn_affine_$(d).c))
+# Training computes in f32: it brings the f32 kernel along even when models
+# may not run f32 layers (BNRT_WITH_F32=0).
 BNRT_PROTOCOL_SRCS := $(if $(filter 1,$(BNRT_PROTOCOL)),$(addprefix $(BNRT_DIR)/src/,cmdloop.c cobs.c \
-    $(if $(filter 1,$(BNRT_TRAIN_ON)),cmd_train.c kernels/bn_train_f32.c)))
+    $(if $(filter 1,$(BNRT_TRAIN_ON)),cmd_train.c kernels/bn_train_f32.c \
+        $(if $(filter f32,$(BNRT_DTYPES)),,kernels/bn_affine_f32.c))))
 BNRT_SRCS := $(BNRT_CORE_SRCS) $(BNRT_PROTOCOL_SRCS)
 BNRT_DEFS := -DBNRT_WITH_F32=$(call bnrt_on,f32) -DBNRT_WITH_S16=$(call bnrt_on,s16) \
     -DBNRT_WITH_S8=$(call bnrt_on,s8) -DBNRT_WITH_TRAIN=$(BNRT_TRAIN_ON) \

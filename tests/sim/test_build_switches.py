@@ -63,6 +63,12 @@ def test_info_lists_what_the_image_contains(s8_only):
     assert small.dtypes == ["s8"] and small.capabilities == 0 and small.contents == ["s8"]
 
 
+def test_training_brings_its_f32_kernel_without_f32_models(tmp_path):
+    with serve(build_sim(tmp_path, BNRT_DTYPES="s8")) as url, Client(url) as c:
+        info = c.info()
+    assert info.dtypes == ["s8"] and info.has("train")
+
+
 def test_the_image_refuses_what_it_lacks(s8_only, blobs):
     with serve(s8_only) as url, Client(url) as c:
         c.load(blobs["f32"])                       # a valid file loads ...
