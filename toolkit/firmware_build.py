@@ -41,6 +41,7 @@ class Image:
     ram_size: int
     sections: dict = field(default_factory=dict)   # name -> (address, size)
     config: str = ""                               # the build switches (Config.describe)
+    switches: dict = field(default_factory=dict)   # dtypes, train, protocol, boot_model
 
     def as_json(self) -> dict:
         d = asdict(self)
@@ -155,6 +156,8 @@ def build(board: Board | str, jobs: int | None = None, config: Config | None = N
                           f"run `make -C firmware board BOARD={board.name}` for the full output")
     image = measure(board, out / "firmware.elf")
     image.config = config.describe() + (f", boot model {Path(model).name}" if model else "")
+    image.switches = {"dtypes": list(config.dtypes), "train": config.train, "protocol": config.protocol,
+                      "boot_model": Path(model).name if model else None}
     return image
 
 

@@ -70,15 +70,18 @@ def test_training_brings_its_f32_kernel_without_f32_models(tmp_path):
 
 
 def test_the_image_refuses_what_it_lacks(s8_only, blobs):
+    blob = blobs["f32"]
     with serve(s8_only) as url, Client(url) as c:
-        c.load(blobs["f32"])                       # a valid file loads ...
+        c.request("LOAD_BEGIN", spec.LOAD_BEGIN.pack(len(blob), spec.crc32(blob)))
+        c.request("LOAD_CHUNK", spec.LOAD_CHUNK.pack(0) + blob)
+        c.request("LOAD_COMMIT")                   # a valid file loads ...
         with pytest.raises(ProtocolError, match="ERR_UNSUPPORTED"):   # ... but cannot run
             c.run(0, np.zeros((1, 8, 4), np.float32), spatial=4)
         with pytest.raises(ProtocolError, match="ERR_UNSUPPORTED"):
             c.request("STATS", spec.STATS.pack(0, 1))
 
 
-def test_the_host_refuses_a_dtype_and_training_the_image_lacks(s8_only, tmp_path, capsys):
+def test_the_host_refuses_a_dtype_and_training_the_image_lacks(s8_only, blobs, capsys):
     import torch
     from toolkit.adapt import adapt
     from toolkit.examples import tiny
@@ -87,6 +90,8 @@ def test_the_host_refuses_a_dtype_and_training_the_image_lacks(s8_only, tmp_path
                      "--samples", "2"])
         err = capsys.readouterr().err
         assert code == 5 and "does not run f32 (it lists s8)" in err and err.count("\n") == 1
+        with Client(url) as c, pytest.raises(BoardError, match="has f32 layers but board"):
+            c.load(blobs["f32"])                   # `toolkit flash`, soak, ... upload through this
         with Client(url) as c, pytest.raises(BoardError, match="without on-device training"):
             adapt(tiny.build(), torch.randn(4, *tiny.INPUT_SHAPE).numpy(), c, batch_size=2)
 
