@@ -70,15 +70,16 @@ typedef struct {
 
 static bnrt_status_t cmd_info(io_t *io)
 {
-    size_t name_len = bnrt_board.name != NULL ? strlen(bnrt_board.name) : 0;
+    size_t name_len = 0;
     uint8_t *o = io->out;
 
     if (io->n != 0)
         return BNRT_ERR_FRAME_FORMAT;
     if (io->room < BNRT_INFO_SIZE)
         return BNRT_ERR_FRAME_SIZE;
-    if (name_len > 255u)
-        name_len = 255u;
+    /* Bounded own loop: no unbounded scan, and no libc strlen (220 bytes on Armv7-M). */
+    while (bnrt_board.name != NULL && name_len < 255u && bnrt_board.name[name_len] != '\0')
+        name_len++;
     if (name_len > io->room - BNRT_INFO_SIZE)
         name_len = io->room - BNRT_INFO_SIZE;
     wr16(o + BNRT_INFO_OFF_PROTOCOL_VERSION, BNRT_PROTOCOL_VERSION);
