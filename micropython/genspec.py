@@ -81,6 +81,7 @@ def render() -> str:
     L += _struct("FRAME", spec.FRAME_HEADER, spec.FRAME_HEADER_FIELDS)
     L += [f"CMD_{k} = const(0x{v:02X})" for k, v in spec.COMMANDS.items()]
     L += [f"COUNTER_{k.upper()} = const({v})" for k, v in spec.COUNTER_KINDS.items()]
+    L += [f"CAP_{k.upper()} = const(0x{v:04X})" for k, v in spec.CAPABILITIES.items()]
     L += [f"INFO_FMT = {spec.INFO_RESPONSE.format!r}",
           f"LOAD_BEGIN_FMT = {spec.LOAD_BEGIN.format!r}",
           f"LOAD_CHUNK_FMT = {spec.LOAD_CHUNK.format!r}",

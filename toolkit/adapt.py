@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ModelError
+from .errors import BoardError, InputError, ModelError
 from .protocol import train as tr
 
 
@@ -146,6 +146,11 @@ def adapt(model, x: np.ndarray, client, batch_size: int, check: bool = False,
     if x.dtype.kind != "f":
         raise InputError(f"inputs are {x.dtype}, adapt needs floating-point samples", "save float32 inputs")
     batches = split_batches(x.astype(np.float32, copy=False), batch_size)
+    info = client.board
+    if not info.has("train"):
+        raise BoardError(f"board {info.name!r} runs an image without on-device training (it contains "
+                         f"{', '.join(info.contents)})",
+                         "flash an image built with training (`toolkit build` without --no-train)")
     work = copy.deepcopy(model)
     mods = bn_modules(work)
     states = {name: _state(m) for name, m in mods}

@@ -83,7 +83,7 @@
 #define BNRT_COUNTER_CYCLES 1u
 #define BNRT_COUNTER_INSTRUCTIONS 2u
 #define BNRT_COUNTER_TIME 3u
-#define BNRT_INFO_SIZE 22u
+#define BNRT_INFO_SIZE 24u
 #define BNRT_INFO_OFF_PROTOCOL_VERSION 0u  /* 2 byte(s) */
 #define BNRT_INFO_OFF_FIRMWARE_VERSION 2u  /* 2 byte(s) */
 #define BNRT_INFO_OFF_MAX_PAYLOAD 4u  /* 4 byte(s) */
@@ -94,6 +94,7 @@
 #define BNRT_INFO_OFF_OP_MASK 18u  /* 2 byte(s) */
 #define BNRT_INFO_OFF_COUNTER_KIND 20u  /* 1 byte(s) */
 #define BNRT_INFO_OFF_NAME_LENGTH 21u  /* 1 byte(s) */
+#define BNRT_INFO_OFF_CAPABILITIES 22u  /* 2 byte(s) */
 #define BNRT_LOAD_BEGIN_SIZE 8u
 #define BNRT_LOAD_BEGIN_OFF_TOTAL_SIZE 0u  /* 4 byte(s) */
 #define BNRT_LOAD_BEGIN_OFF_CRC32 4u  /* 4 byte(s) */
@@ -153,6 +154,8 @@
 #define BNRT_FREEZE_OFF_LAYER 0u  /* 2 byte(s) */
 #define BNRT_FREEZE_RESPONSE_SIZE 4u
 #define BNRT_FREEZE_RESPONSE_OFF_CRC32 0u  /* 4 byte(s) */
+#define BNRT_CAP_TRAIN 1u
+#define BNRT_CAP_BOOT_MODEL 2u
 #define BNRT_TRAIN_PHASE_SETUP 0u
 #define BNRT_TRAIN_PHASE_PARAMS 1u
 #define BNRT_TRAIN_PHASE_BEGIN 2u
@@ -211,7 +214,7 @@ typedef enum {
 BNRT_SPEC_ASSERT(hdr_size, BNRT_HDR_SIZE == BNRT_HDR_OFF_STRINGS_SIZE + 4u);
 BNRT_SPEC_ASSERT(layer_size, BNRT_LAYER_SIZE == BNRT_LAYER_OFF_NAME_OFFSET + 4u);
 BNRT_SPEC_ASSERT(layer_align, BNRT_LAYER_SIZE % 4u == 0u);
-BNRT_SPEC_ASSERT(info_size, BNRT_INFO_SIZE == BNRT_INFO_OFF_NAME_LENGTH + 1u);
+BNRT_SPEC_ASSERT(info_size, BNRT_INFO_SIZE == BNRT_INFO_OFF_CAPABILITIES + 2u);
 BNRT_SPEC_ASSERT(run_size, BNRT_RUN_SIZE == BNRT_RUN_OFF_COUNT + 4u);
 
 #endif /* BNRT_SPEC_H */

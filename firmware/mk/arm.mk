@@ -49,7 +49,44 @@ ARM_FPU_FLAGS := -mfpu=$(ARM_FPU) -mfloat-abi=$(ARM_FLOAT_ABI)
 ARM_HAS_FPU := 1
 endif
 
-ARM_OUT := $(BUILD)/$(BOARD)
+# Build switches: make variables (bnrt.mk) win over board.toml [build]
+# dtypes / train / protocol.  bnrt.mk has already applied its defaults, so
+# only a value that did not come from the command line or environment is replaced.
+arm_toml_list = $(strip $(subst $(comma), ,$(subst ",,$(subst [,,$(subst ],,$(1))))))
+comma := ,
+space := $(subst ,, )
+ARM_TOML_DTYPES := $(call arm_toml_list,$(call arm_toml,build,dtypes))
+ARM_TOML_TRAIN := $(call arm_toml,build,train)
+ARM_TOML_PROTOCOL := $(call arm_toml,build,protocol)
+arm_bool = $(if $(filter true,$(1)),1,$(if $(filter false,$(1)),0,$(1)))
+ifeq ($(filter command line environment,$(origin BNRT_DTYPES)),)
+ifneq ($(ARM_TOML_DTYPES),)
+BNRT_DTYPES := $(ARM_TOML_DTYPES)
+endif
+endif
+ifeq ($(filter command line environment,$(origin BNRT_TRAIN)),)
+ifneq ($(ARM_TOML_TRAIN),)
+BNRT_TRAIN := $(call arm_bool,$(ARM_TOML_TRAIN))
+endif
+endif
+ifeq ($(filter command line environment,$(origin BNRT_PROTOCOL)),)
+ifneq ($(ARM_TOML_PROTOCOL),)
+BNRT_PROTOCOL := $(call arm_bool,$(ARM_TOML_PROTOCOL))
+endif
+endif
+# Re-derive sources and flags from the switches as they now stand.
+include $(FW_DIR)/bnrt.mk
+CORE_SRCS := $(BNRT_CORE_SRCS)
+CORE_CFLAGS := $(BNRT_CFLAGS) -Wall -Wextra -Werror
+ifneq ($(BNRT_PROTOCOL),1)
+$(error a board image is the protocol server (BNRT_PROTOCOL=1); without it, link the runtime into your own firmware: firmware/bnrt.mk or firmware/CMakeLists.txt, examples/deploy)
+endif
+# A model linked into flash, active at boot (BNRT_BOOT_MODEL_C: a C file from
+# `toolkit export m.bnm -o bnrt_boot_model.c`; `toolkit build --model` makes it).
+BNRT_BOOT_MODEL_C ?=
+# Every configuration other than the default builds into its own folder.
+ARM_VARIANT := $(if $(filter-out f32 s16 s8,$(sort $(BNRT_DTYPES)))$(filter-out 3,$(words $(sort $(BNRT_DTYPES)))),-$(subst $(space),-,$(sort $(BNRT_DTYPES))))$(if $(filter 0,$(BNRT_TRAIN_ON)),-notrain)$(if $(BNRT_BOOT_MODEL_C),-model)
+ARM_OUT ?= $(BUILD)/$(BOARD)$(ARM_VARIANT)
 ARM_OBJDIR := $(ARM_OUT)/obj
 ARM_ARCH_FLAGS := -mcpu=$(ARM_CPU) -mthumb $(ARM_FPU_FLAGS)
 ARM_DEFS := -DBNRT_BOARD_NAME='"$(BOARD)"' \
@@ -65,7 +102,8 @@ ARM_DEFS := -DBNRT_BOARD_NAME='"$(BOARD)"' \
     -DBNRT_COUNTER_KIND=BNRT_COUNTER_$(ARM_COUNTER_KIND) \
     -DBNRT_SEMIHOSTING=$(ARM_SEMIHOSTING) \
     -DBNRT_MAX_PAYLOAD=$(call arm_toml,build,max_payload)u \
-    -DBNRT_MODEL_SLOT_SIZE=$(call arm_toml,build,model_slot_size)u
+    -DBNRT_MODEL_SLOT_SIZE=$(call arm_toml,build,model_slot_size)u \
+    -DBNRT_WITH_BOOT_MODEL=$(if $(BNRT_BOOT_MODEL_C),1,0)
 # Recursive (=): CORE_CFLAGS (mk/core.mk) carries part of the arithmetic contract.
 # Kernels are built for speed (-O2: at -Os GCC spills the s8 loop counter to
 # the stack, 15 instead of 7 instructions per element on the M4), the rest for size.
@@ -84,9 +122,9 @@ ARM_PORT_SRCS := $(ARM_PORTS)/cortex-m/startup.c $(ARM_PORTS)/cortex-m/hal.c \
     $(ARM_PORTS)/$(ARM_DRIVER)/uart.c $(ARM_BOARDS_DIR)/$(BOARD)/board.c
 # Recursive (=): CORE_SRCS and LOOP_SRCS come from fragments read after this one.
 ARM_SRCS = $(abspath $(CORE_SRCS) $(LOOP_SRCS)) $(ARM_PORT_SRCS)
-ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS))
+ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS)) $(if $(BNRT_BOOT_MODEL_C),$(ARM_OBJDIR)/boot_model.o)
 # Any change to the board, the port or this file rebuilds everything.
-ARM_CONFIG := $(ARM_TOML) $(FW_DIR)/mk/arm.mk $(ARM_PORTS)/cortex-m/cortex-m.ld
+ARM_CONFIG := $(ARM_TOML) $(FW_DIR)/mk/arm.mk $(FW_DIR)/bnrt.mk $(ARM_PORTS)/cortex-m/cortex-m.ld
 
 board: $(ARM_OUT)/firmware.elf $(ARM_OUT)/firmware.bin
 
@@ -101,6 +139,11 @@ $(ARM_OBJDIR)/%.o: $(ARM_ROOT)/%.c $(ARM_CONFIG)
 	@mkdir -p $(@D)
 	@echo "  CC    $(BOARD)  $(patsubst $(ARM_ROOT)/%,%,$<)"
 	@$(ARM_CC) $(ARM_CFLAGS) $(call arm_opt,$<) -MMD -MP -c $< -o $@
+
+$(ARM_OBJDIR)/boot_model.o: $(BNRT_BOOT_MODEL_C) $(ARM_CONFIG)
+	@mkdir -p $(@D)
+	@echo "  CC    $(BOARD)  boot model $(notdir $<)"
+	@$(ARM_CC) $(ARM_CFLAGS) $(ARM_OPT) -c $< -o $@
 
 # The flags the kernels of this board build with (used by `toolkit bench`).
 print-kernel-cflags:

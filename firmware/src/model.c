@@ -278,22 +278,38 @@ static bnrt_status_t run_kernel(const bnrt_layer_t *l, uint32_t c0, uint32_t cha
 {
     const uint32_t C = l->channels;
     const void *p = l->params;   /* 8-byte aligned (checked by the parser) */
+    /* A dtype compiled out (BNRT_WITH_<DTYPE>=0) is valid in a file but
+     * cannot run in this image: ERR_UNSUPPORTED. */
+    (void)C;
+    (void)p;
     switch (l->dtype) {
     case BNRT_DTYPE_F32: {
+#if BNRT_WITH_F32
         const float *a = (const float *)p;
         return bnrt_bn_affine_f32((const float *)in, (float *)out, batch, channels, spatial,
                                   l->layout, a + c0, a + C + c0, l->flags);
+#else
+        return BNRT_ERR_UNSUPPORTED;
+#endif
     }
     case BNRT_DTYPE_S8: {
+#if BNRT_WITH_S8
         const int32_t *mult = (const int32_t *)p;
         return bnrt_bn_affine_s8((const int8_t *)in, (int8_t *)out, batch, channels, spatial,
                                  l->layout, mult + c0, mult + C + c0, l->shift);
+#else
+        return BNRT_ERR_UNSUPPORTED;
+#endif
     }
     case BNRT_DTYPE_S16: {
+#if BNRT_WITH_S16
         const int64_t *bias = (const int64_t *)p;
         const int32_t *mult = (const int32_t *)(const void *)(bias + C);
         return bnrt_bn_affine_s16((const int16_t *)in, (int16_t *)out, batch, channels,
                                   spatial, l->layout, mult + c0, bias + c0, l->shift);
+#else
+        return BNRT_ERR_UNSUPPORTED;
+#endif
     }
     default:
         return BNRT_ERR_DTYPE;

@@ -6,6 +6,8 @@ import warnings
 import click
 
 from ..errors import InputError
+from ..format.csource import SUFFIXES, render
+from ..format.writer import atomic_write
 from ._io import check_output, load_npy
 
 PICKLE_HELP = ("Accept a fully pickled module (torch.save(model)). Unpickling runs arbitrary "
@@ -27,9 +29,44 @@ def _run_export(loaded, dtype, layout, calib, ranges, fused, names):
     return result
 
 
+def _write(blob: bytes, out: Path, source: str) -> list[Path]:
+    """Write `blob` as .bnm or as C source (.c writes the .h beside it)."""
+    files = {out: blob} if out.suffix not in SUFFIXES else \
+        {p: text.encode() for p, text in render(blob, out, source).items()}
+    written = []
+    try:
+        for path, data in files.items():
+            atomic_write(path, data)
+            written.append(path)
+    except OSError as e:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise InputError(f"cannot write {out}: {e.strerror or e}", "check the output path and permissions") from None
+    return list(files)
+
+
+def _source_name(model: str) -> str:
+    """The model as named in a generated file: no folders (no machine paths)."""
+    return Path(model).name if "/" in model or "\\" in model else model
+
+
+def _convert_bnm(src: Path, out: Path) -> None:
+    from ..format.reader import read_model
+    try:
+        blob = src.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {src}: {e.strerror or e}", "check the path") from None
+    m = read_model(blob)
+    files = _write(blob, out, _source_name(str(src)))
+    click.echo(f"wrote {', '.join(map(str, files))}: {len(m.layers)} layers, {len(blob)} bytes, "
+               f"CRC-32 0x{m.crc32:08X}")
+
+
 @click.command("export")
 @click.argument("model")
-@click.option("-o", "--output", required=True, help="Output .bnm file (written atomically).")
+@click.option("-o", "--output", required=True,
+              help="Output file, format from the suffix: .c (plus a .h beside it) or .h C source "
+                   "with the model as a const array; any other (.bnm) the binary (written atomically).")
 @click.option("--dtype", type=click.Choice(["f32", "s16", "s8"]), default="f32", show_default=True,
               help="Element type the board computes in.")
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), default="nchw", show_default=True,
@@ -45,14 +82,18 @@ def _run_export(loaded, dtype, layout, calib, ranges, fused, names):
               help="Force the f32 fused-multiply-add flag (default: as torch's CPU dispatch here).")
 @click.option("--no-names", is_flag=True, help="Leave layer names out of the file.")
 def command(model, output, dtype, layout, calib, ranges, weights, allow_pickle, fma, no_names):
-    """Export MODEL's BatchNorm layers to a .bnm file.
+    """Export MODEL's BatchNorm layers to a .bnm file or to C source.
 
     MODEL is path/to/file.py:factory, package.module:factory, a TorchScript
-    archive or a torch.export .pt2 archive.  s8/s16 need --calib or --ranges,
-    or a factory module that defines example_inputs().
+    archive or a torch.export .pt2 archive (or an exported .bnm file, to turn
+    it into C source).  s8/s16 need --calib or --ranges, or a factory module
+    that defines example_inputs().
     """
-    from ..model.load import load_model
     out = check_output(output, "-o")
+    if model.endswith(".bnm"):
+        _convert_bnm(Path(model), out)
+        return
+    from ..model.load import load_model
     if calib is not None:
         calib = load_npy(calib, "--calib")
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
@@ -63,13 +104,10 @@ def command(model, output, dtype, layout, calib, ranges, weights, allow_pickle, 
         click.echo("calibrating with the factory module's example_inputs()", err=True)
         calib = loaded.example_inputs()
     result = _run_export(loaded, dtype, layout, calib, ranges, fma, not no_names)
-    try:
-        result.save(out)
-    except OSError as e:
-        raise InputError(f"cannot write {out}: {e.strerror or e}", "check the output path and permissions") from None
+    files = _write(result.blob, out, _source_name(model))
     fma_text = f"fma {'on' if result.fused else 'off'} (torch CPU dispatch {result.cpu_capability})" \
         if dtype == "f32" else f"torch CPU dispatch {result.cpu_capability}"
-    click.echo(f"wrote {out}: {len(result.layers)} layers, {result.channels} channels, "
+    click.echo(f"wrote {', '.join(map(str, files))}: {len(result.layers)} layers, {result.channels} channels, "
                f"{len(result.blob)} bytes ({result.bytes_per_channel:.1f} bytes/channel), "
                f"{dtype} {layout}, {fma_text}")
     for layer in result.layers:

@@ -96,8 +96,11 @@ def _progress():
               help="f32: allowed ULP distance from torch eval (default 0, 1 when torch's dispatch "
                    "and the blob's FMA flag differ)")
 @click.option("--no-bit-exact", is_flag=True, help="do not require equality with the exact reference")
+@click.option("--no-upload", is_flag=True,
+              help="verify the model the board already runs (a boot model from `toolkit build --model`); "
+                   "its CRC must match the export")
 def command(model, board, port, retries, timeout, dtype, layout, inputs, samples, seed, input_shape, weights, allow_pickle,
-            report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact):
+            report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact, no_upload):
     """Verify MODEL's BatchNorm layers on a board against PyTorch eval mode.
 
     Exit status 0 only when every layer passes."""
@@ -117,7 +120,8 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
     with bar:
         result = verify(loaded.model, x, dtype=dtype, layout=layout, board=board, port=port,
                         batch_sizes=sizes, on_progress=update, timeout=timeout, retries=retries,
-                        thresholds=Thresholds(max_lsb_err, max_ulp, not no_bit_exact))
+                        thresholds=Thresholds(max_lsb_err, max_ulp, not no_bit_exact),
+                        upload=not no_upload)
     result["model"] = model
     for w in result["warnings"]:
         click.echo(f"warning: {w}", err=True)

@@ -108,7 +108,7 @@ def render() -> str:
           "BNRT_SPEC_ASSERT(hdr_size, BNRT_HDR_SIZE == BNRT_HDR_OFF_STRINGS_SIZE + 4u);",
           "BNRT_SPEC_ASSERT(layer_size, BNRT_LAYER_SIZE == BNRT_LAYER_OFF_NAME_OFFSET + 4u);",
           "BNRT_SPEC_ASSERT(layer_align, BNRT_LAYER_SIZE % 4u == 0u);",
-          "BNRT_SPEC_ASSERT(info_size, BNRT_INFO_SIZE == BNRT_INFO_OFF_NAME_LENGTH + 1u);",
+          "BNRT_SPEC_ASSERT(info_size, BNRT_INFO_SIZE == BNRT_INFO_OFF_CAPABILITIES + 2u);",
           "BNRT_SPEC_ASSERT(run_size, BNRT_RUN_SIZE == BNRT_RUN_OFF_COUNT + 4u);",
           "",
           "#endif /* BNRT_SPEC_H */", ""]

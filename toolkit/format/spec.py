@@ -104,10 +104,13 @@ COMMANDS = {
     "FREEZE": 0x0A,       # FREEZE -> FREEZE_RESPONSE: fold them into the active f32 layer
 }
 
-INFO_RESPONSE = struct.Struct("<HHIIIBBHBB")
+INFO_RESPONSE = struct.Struct("<HHIIIBBHBBH")
 INFO_FIELDS = ("protocol_version", "firmware_version", "max_payload", "max_model",
                "counter_hz", "dtype_mask", "layout_mask", "op_mask",
-               "counter_kind", "name_length")   # then name_length bytes of name
+               "counter_kind", "name_length", "capabilities")   # then name_length bytes of name
+# INFO capabilities: what the image was built with (build switches, docs/runtime.md).
+CAPABILITIES = {"train": 0x0001,        # TRAIN, STATS, FREEZE (on-device train-mode BN)
+                "boot_model": 0x0002}   # a model linked into flash is active after reset
 COUNTER_KINDS = {"none": 0, "cycles": 1, "instructions": 2, "time": 3}   # time: wall clock at counter_hz
 # INFO masks: bit (1 << id) set for every supported DTYPES / LAYOUTS / OPS id.
 LOAD_BEGIN = struct.Struct("<II")             # total_size, crc32 of the whole blob (spec.crc32(blob))
@@ -156,7 +159,8 @@ C_STRUCTS = [("TRAIN_SETUP", TRAIN_SETUP, TRAIN_SETUP_FIELDS),
              ("STATS_RESPONSE", STATS_RESPONSE, STATS_RESPONSE_FIELDS),
              ("FREEZE", FREEZE, ("layer",)),
              ("FREEZE_RESPONSE", FREEZE_RESPONSE, ("crc32",))]
-C_CONSTANTS = {**{f"TRAIN_PHASE_{k}": v for k, v in TRAIN_PHASES.items()},
+C_CONSTANTS = {**{f"CAP_{k.upper()}": v for k, v in CAPABILITIES.items()},
+               **{f"TRAIN_PHASE_{k}": v for k, v in TRAIN_PHASES.items()},
                **{f"TRAIN_PASS_{k}": v for k, v in TRAIN_PASSES.items()},
                "TRAIN_FLAG_CUMULATIVE": TRAIN_FLAG_CUMULATIVE, "TRAIN_FLAG_FMA": TRAIN_FLAG_FMA,
                "TRAIN_FLAGS_KNOWN": TRAIN_FLAGS_KNOWN}

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import __version__, reference
-from ..errors import BoardError
+from ..errors import BoardError, VerifyFailed
 from ..format.reader import read_model
 from ..protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, NUMPY_DTYPES, Client
 from . import metrics
@@ -209,9 +209,11 @@ def _call_entries(captured, bns):
 def verify(model, inputs, *, dtype: str, layout: str = "nchw", board: str = "host-sim",
            port: str | None = None, batch_sizes=(), thresholds: Thresholds | None = None,
            on_progress=None, timeout: float = DEFAULT_TIMEOUT,
-           retries: int = DEFAULT_RETRIES) -> dict:
+           retries: int = DEFAULT_RETRIES, upload: bool = True) -> dict:
     """Capture once, export, upload, stream every BN call's input, compare.
-    Returns the report dict (see docs/protocol.md).  on_progress(stage, done, total)."""
+    Returns the report dict (see docs/protocol.md).  on_progress(stage, done, total).
+    upload=False uses the model the board already runs (a boot model linked
+    by `toolkit build --model`); its CRC must equal the export's."""
     import torch
 
     from ..model.bn import find_bn
@@ -253,7 +255,16 @@ def verify(model, inputs, *, dtype: str, layout: str = "nchw", board: str = "hos
         if dtype not in info.dtypes:
             raise BoardError(f"board {info.name!r} does not run {dtype} (it lists {', '.join(info.dtypes)})",
                              "choose another --dtype or board")
-        client.load(blob, progress=lambda d, t: progress("upload", d, t))
+        if upload:
+            client.load(blob, progress=lambda d, t: progress("upload", d, t))
+        else:
+            on_board = client.model_info(0).crc32
+            if on_board != parsed.crc32:
+                raise VerifyFailed(f"board {info.name!r} runs a model with CRC-32 0x{on_board:08X}, this "
+                                   f"export has 0x{parsed.crc32:08X}",
+                                   "build the image with this model (`toolkit build --model`) or verify "
+                                   "without --no-upload")
+        report["uploaded"] = upload
         total = sum(c.x.size for *_, c in calls) * (1 + len(batch_sizes))
         done = 0
         for i, k, name, bn, call in calls:
