@@ -14,17 +14,12 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .boards import ROOT, Board, get_board
+from .boards import Board, get_board
 from .errors import InputError, ToolMissing
-
-FIRMWARE_DIR = ROOT / "firmware"
+from .resources import build_dir, firmware_dir
 CROSS_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
 ARM_KINDS = ("qemu", "serial")
 BUILD_TIMEOUT = 600
-
-
-def build_dir() -> Path:
-    return Path(os.environ.get("BUILD", FIRMWARE_DIR / "build"))
 
 
 @dataclass
@@ -68,8 +63,8 @@ def build(board: Board | str, jobs: int | None = None) -> Image:
     require_tool("arm-none-eabi-gcc", CROSS_PACKAGES)
     out = build_dir() / board.name
     out.mkdir(parents=True, exist_ok=True)
-    cmd = ["make", "-s", "--no-print-directory", "-C", str(FIRMWARE_DIR), "board",
-           f"BOARD={board.name}", f"BUILD={build_dir()}", f"-j{jobs or os.cpu_count() or 1}"]
+    cmd = ["make", "-s", "--no-print-directory", "-C", str(firmware_dir()), "board",
+           f"BOARD={board.name}", f"ARM_BOARDS_DIR={board.path.parent}", f"BUILD={build_dir()}", f"-j{jobs or os.cpu_count() or 1}"]
     # One build per board at a time, across processes (pytest -n, a CLI run).
     with open(out / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

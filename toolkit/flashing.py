@@ -1,8 +1,11 @@
 """Put firmware on a board and a model on the firmware (`toolkit flash`).
 
 Emulated boards (kind "qemu"): QEMU is started detached with the image; a
-state file under the runtime dir records it so a later `toolkit flash
---stop` (or a new flash of the same board) ends it.  Real boards (kind
+state file under the user's runtime dir records it so a later `toolkit flash
+--stop` (or a new flash of the same board) ends it.  The state belongs to one
+project (the build folder and the folder toolkit runs in): another project's
+or user's emulator is never reused or stopped, and two projects can run the
+same board at once.  Real boards (kind
 "serial"): the image is programmed and verified with pyOCD or OpenOCD,
 whichever is installed.  Either way the model is then uploaded over the
 serial protocol; changing the model never needs a new image.
@@ -31,8 +34,16 @@ def runtime_dir() -> Path:
     return path
 
 
+def project_key() -> str:
+    """Which project a state belongs to: its build folder and the current folder."""
+    from .resources import build_dir
+
+    return f"{build_dir()}\0{Path.cwd().resolve()}"
+
+
 def _state_path(board_name: str) -> Path:
-    return runtime_dir() / f"{board_name}.json"
+    tag = hashlib.sha256(project_key().encode()).hexdigest()[:16]
+    return runtime_dir() / f"{board_name}.{tag}.json"
 
 
 def _alive(state: dict) -> bool:
@@ -46,12 +57,15 @@ def _alive(state: dict) -> bool:
 
 
 def running() -> list[dict]:
-    """States of the emulators `toolkit flash` left running (stale files removed)."""
-    out = []
+    """States of the emulators `toolkit flash` left running for this project
+    (its stale files removed)."""
+    out, key = [], project_key()
     for path in sorted(runtime_dir().glob("*.json")):
         try:
             state = json.loads(path.read_text())
         except (OSError, ValueError):
+            continue
+        if state.get("project") != key:
             continue
         if _alive(state):
             out.append(state)
@@ -61,7 +75,7 @@ def running() -> list[dict]:
 
 
 def stop(board_name: str | None = None) -> list[dict]:
-    """Stop the detached emulators (of one board, or all); returns their states."""
+    """Stop this project's detached emulators (of one board, or all); returns their states."""
     stopped = []
     for state in running():
         if board_name and state["board"] != board_name:
@@ -122,7 +136,7 @@ def flash_qemu(board, model: bytes | None, tcp_port: int | None = None) -> dict:
     session = qemu.start(board, elf=image.elf, detach=True, log_dir=runtime_dir(), port=tcp_port)
     state = {"board": board.name, "pid": session.pid, "url": session.url, "port": session.port,
              "elf": str(image.elf), "sha256": digest, "log": str(session.log),
-             "started": time.time()}
+             "started": time.time(), "project": project_key()}
     path = _state_path(board.name)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state))

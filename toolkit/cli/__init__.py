@@ -31,13 +31,39 @@ def _epilog() -> str:
     return "Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items())
 
 
+def version_text() -> str:
+    """toolkit, Python, torch and its CPU dispatch (torch is imported only here)."""
+    import platform
+
+    lines = [f"toolkit {__version__}", f"python {platform.python_version()}"]
+    try:
+        import torch
+    except ImportError:
+        lines.append("torch not installed (pip install torch; README: the CPU build)")
+    else:
+        lines.append(f"torch {torch.__version__} (CPU dispatch {torch.backends.cpu.get_cpu_capability()})")
+    return "\n".join(lines)
+
+
+def _print_version(ctx, param, value):
+    if value and not ctx.resilient_parsing:
+        click.echo(version_text())
+        ctx.exit()
+
+
 @click.group(cls=LazyGroup, epilog=_epilog(), context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="toolkit")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show toolkit, Python and torch versions and torch's CPU dispatch, then exit.")
 def cli():
     """Put PyTorch BatchNorm on microcontrollers and prove it matches eval mode."""
 
 
 def main(argv=None) -> int:
+    from ..boards import use_boards_path
+    from ..resources import use_build_dir
+
+    use_build_dir(None)          # options of an earlier main() in this process do not stick
+    use_boards_path(())
     try:
         cli.main(args=argv, prog_name="toolkit", standalone_mode=False)
     except ToolkitError as e:

@@ -5,6 +5,8 @@ import json
 
 import click
 
+from . import options
+
 
 def _pct(used: int, size: int) -> str:
     return f"{100.0 * used / size:.1f}%" if size else "-"
@@ -14,6 +16,7 @@ def _pct(used: int, size: int) -> str:
 @click.option("--board", "board_names", multiple=True, required=True,
               help="board to build (repeatable); `all` builds every Cortex-M board")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@options.paths
 def command(board_names, as_json):
     """Build the firmware image of a QEMU or real Cortex-M board
     (firmware/build/<board>/firmware.elf and .bin) and show its memory use."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
+from . import options
 
 PICKLE_HELP = ("Accept a fully pickled module (torch.save(model)). Unpickling runs arbitrary "
                "code from the file: use only with files you trust.")
@@ -30,20 +31,19 @@ def _run_export(loaded, dtype, layout, calib, ranges, fused, names):
 @click.command("export")
 @click.argument("model")
 @click.option("-o", "--output", required=True, help="Output .bnm file (written atomically).")
-@click.option("--dtype", type=click.Choice(["f32", "s16", "s8"]), default="f32", show_default=True,
-              help="Element type the board computes in.")
+@options.dtype
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), default="nchw", show_default=True,
               help="Tensor layout on the board: channels first or channels last.")
 @click.option("--calib", default=None, metavar="X.npy",
               help="Model inputs for calibrating s8/s16 activation ranges.")
 @click.option("--ranges", default=None, metavar="R.json",
               help='Activation ranges {"layer": {"in": [lo, hi], "out": [lo, hi]}}.')
-@click.option("--weights", default=None, metavar="W.pth",
-              help="state_dict for a factory model (loaded with weights_only=True).")
+@options.weights
 @click.option("--allow-pickle", is_flag=True, help=PICKLE_HELP)
 @click.option("--fma/--no-fma", "fma", default=None,
               help="Force the f32 fused-multiply-add flag (default: as torch's CPU dispatch here).")
 @click.option("--no-names", is_flag=True, help="Leave layer names out of the file.")
+@options.paths
 def command(model, output, dtype, layout, calib, ranges, weights, allow_pickle, fma, no_names):
     """Export MODEL's BatchNorm layers to a .bnm file.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..format import spec
+from . import options
 
 PICKLE_HELP = ("Accept a fully pickled module (torch.save(model)). Unpickling runs arbitrary "
                "code from the file: use only with files you trust.")
@@ -105,8 +106,9 @@ def _print_blob(path, d):
 @click.command("inspect")
 @click.argument("model")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--weights", default=None, metavar="W.pth", help="state_dict for a factory model.")
+@options.weights
 @click.option("--allow-pickle", is_flag=True, help=PICKLE_HELP)
+@options.paths
 def command(model, as_json, weights, allow_pickle):
     """Show the BatchNorm layers of MODEL, or describe a .bnm file.
 

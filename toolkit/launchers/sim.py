@@ -10,20 +10,18 @@ import time
 from pathlib import Path
 
 from ..errors import BoardError, ToolMissing
+from ..resources import build_dir, firmware_dir
 from . import BaseSession, die_with_parent, stop_process
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
-
-
 def binary_path() -> Path:
-    build = Path(os.environ.get("BUILD", FIRMWARE_DIR / "build"))
-    return build / "host" / "bnrt-sim"
+    return build_dir() / "host" / "bnrt-sim"
 
 
 def build() -> Path:
     """`make -C firmware sim` (a no-op when up to date); returns the binary."""
     try:
-        r = subprocess.run(["make", "-s", "-C", str(FIRMWARE_DIR), "sim"],
+        r = subprocess.run(["make", "-s", "-C", str(firmware_dir()), "sim",
+                            f"BUILD={build_dir()}"],
                            capture_output=True, text=True, timeout=300)
     except FileNotFoundError:
         raise ToolMissing("`make` is not installed", "install make and gcc "
