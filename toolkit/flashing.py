@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -145,21 +146,34 @@ def flash_qemu(board, model: bytes | None, tcp_port: int | None = None) -> dict:
     return dict(state, reused=False, commit=commit, info_name=session.info.name)
 
 
+PROBE_TIMEOUT = 15
+NO_PROBE_FIX = ("connect the board's ST-LINK/debug probe over USB, check `lsusb`, its udev rules "
+                "and that no other debugger holds it")
+# What pyOCD and OpenOCD print when no debug probe is attached.
+NO_PROBE = re.compile(r"no available debug probes|no (connected )?(debug )?probes? (are )?(connected|found)|"
+                      r"open failed|unable to find a matching cmsis-dap|no j-link device found|"
+                      r"unable to open ftdi device|couldn't find a .*probe", re.I)
+
+
 def program_real(board, elf: Path, bin_path: Path) -> str:
-    """Program and verify `elf` with pyOCD or OpenOCD; returns the tool used."""
+    """Program and verify `elf` with pyOCD or OpenOCD; returns the tool used.
+    With no probe attached this fails within PROBE_TIMEOUT s."""
     origin = board.get("memory.flash_origin")
     if shutil.which("pyocd"):
         target = board.get("flash.pyocd_target")
-        _run(["pyocd", "load", "-t", target, str(elf)], "pyOCD could not program the board")
+        out = _run(["pyocd", "list", "--probes"], "pyOCD could not list the debug probes", PROBE_TIMEOUT)
+        if NO_PROBE.search(out) or not out.strip():
+            raise BoardError("no probe found (pyocd list --probes lists none)", NO_PROBE_FIX)
+        _run(["pyocd", "load", "--no-wait", "-t", target, str(elf)], "pyOCD could not program the board")
         with tempfile.TemporaryDirectory() as tmp:
             back = Path(tmp) / "readback.bin"
             size = bin_path.stat().st_size
-            _run(["pyocd", "cmd", "-t", target, "-c", f"savemem {origin:#x} {size} {back}"],
+            _run(["pyocd", "cmd", "--no-wait", "-t", target, "-c", f"savemem {origin:#x} {size} {back}"],
                  "pyOCD could not read the flash back")
             if back.read_bytes() != bin_path.read_bytes():
                 raise BoardError("the flash does not match the image after programming",
                                  "flash again; if it persists, erase with `pyocd erase --chip`")
-        _run(["pyocd", "reset", "-t", target], "pyOCD could not reset the board")
+        _run(["pyocd", "reset", "--no-wait", "-t", target], "pyOCD could not reset the board")
         return "pyocd"
     if shutil.which("openocd"):
         cfg = board.get("flash.openocd_config")
@@ -167,19 +181,34 @@ def program_real(board, elf: Path, bin_path: Path) -> str:
              "OpenOCD could not program and verify the board")
         return "openocd"
     raise ToolMissing("neither pyOCD nor OpenOCD is installed",
-                      "pip install pyocd  (or: apt-get install openocd)")
+                      "pip install pyocd  (or: apt-get install openocd); docs/boards.md has the target pack")
 
 
-def _run(cmd: list[str], problem: str) -> None:
+def _tail(text: str, lines: int = 3) -> str:
+    """The flasher's last lines, on one line."""
+    last = [l.strip() for l in text.strip().splitlines() if l.strip()][-lines:]
+    return " | ".join(last)
+
+
+def _run(cmd: list[str], problem: str, timeout: float = FLASH_TIMEOUT) -> str:
+    """Run a flasher; its output, or a BoardError with its last lines."""
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=FLASH_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise BoardError(f"{problem}: no result after {FLASH_TIMEOUT} s",
+        r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"") + (e.stderr or b"")
+        out = out.decode(errors="replace") if isinstance(out, bytes) else out
+        if NO_PROBE.search(out) or cmd[1:2] == ["list"]:
+            raise BoardError(f"no probe found: `{' '.join(cmd[:2])}` gave no answer in {timeout:g} s",
+                             NO_PROBE_FIX) from None
+        raise BoardError(f"{problem}: no result after {timeout:g} s" + (f" ({_tail(out)})" if out.strip() else ""),
                          "check the USB cable and that the ST-LINK is detected") from None
+    out = (r.stdout or "") + (r.stderr or "")
     if r.returncode != 0:
-        tail = (r.stderr or r.stdout).strip().splitlines()
-        raise BoardError(f"{problem}: {tail[-1] if tail else r.returncode}",
+        if NO_PROBE.search(out):
+            raise BoardError(f"no probe found ({cmd[0]}: {_tail(out, 1)})", NO_PROBE_FIX)
+        raise BoardError(f"{problem} (exit {r.returncode}): {_tail(out) or 'no output'}",
                          "check the USB cable, the probe's driver/udev rules, and close other debuggers")
+    return out
 
 
 def flash_real(board, model: bytes | None, port: str | None, skip_image: bool = False) -> dict:

@@ -62,8 +62,14 @@ def main(argv=None) -> int:
     from ..boards import use_boards_path
     from ..resources import use_build_dir
 
-    use_build_dir(None)          # options of an earlier main() in this process do not stick
-    use_boards_path(())
+    try:
+        return _main(argv)
+    finally:                     # --build-dir / --boards-path do not outlive the command
+        use_build_dir(None)
+        use_boards_path(())
+
+
+def _main(argv) -> int:
     try:
         cli.main(args=argv, prog_name="toolkit", standalone_mode=False)
     except ToolkitError as e:
