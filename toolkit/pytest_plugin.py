@@ -81,6 +81,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "hil(boards=None): hardware-in-the-loop test; runs on "
                                        "--bnrt-board, else on `boards` (names or kinds), else host-sim")
+    ports(config)                  # a malformed --bnrt-port is a usage error before collection
     if config.getoption("bnrt_boards_path"):
         from .boards import use_boards_path
         use_boards_path(config.getoption("bnrt_boards_path"))
