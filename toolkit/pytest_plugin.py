@@ -59,8 +59,9 @@ class BoardUnderTest:
 def _taken(parser) -> set[str]:
     """Option strings other plugins registered before us."""
     names = set()
-    for group in [parser._anonymous, *parser._groups]:
-        for option in group.options:
+    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
+    for group in filter(None, groups):          # pytest's parser has no public listing
+        for option in getattr(group, "options", []):
             names.update(option.names())
     return names
 
