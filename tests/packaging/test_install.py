@@ -18,6 +18,7 @@ import site
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -30,7 +31,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(checkout_root() is None, reason="needs the source checkout")]
 ROOT = Path(toolkit.__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", "README.md",
-           "toolkit", "firmware", "boards", "micropython")
+           "toolkit", "firmware", "boards", "micropython", "docs")
 SKIP = shutil.ignore_patterns("build", "__pycache__", "*.pyc", "*.egg-info", ".*")
 HAVE_QEMU = bool(shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc"))
 
@@ -48,8 +49,17 @@ def installed(tmp_path_factory):
     for name in SOURCES:
         (shutil.copytree(ROOT / name, src / name, ignore=SKIP) if (ROOT / name).is_dir()
          else shutil.copy2(ROOT / name, src / name))
+    # As `python -m build` does: the sdist first, then the wheel from the unpacked sdist.
+    r = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta as b; "
+                        "print(b.build_sdist(sys.argv[1]))", str(tmp / "dist")],
+                       cwd=src, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    sdist = tmp / "dist" / r.stdout.strip().splitlines()[-1]
+    with tarfile.open(sdist) as tar:
+        tar.extractall(tmp / "unpacked", filter="data")
+    unpacked = next((tmp / "unpacked").iterdir())
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                        str(src), "-w", str(tmp / "dist")], capture_output=True, text=True, timeout=300)
+                        str(unpacked), "-w", str(tmp / "dist")], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     wheel = next((tmp / "dist").glob("bnrt_toolkit-*.whl"))
     venv = tmp / "venv"
@@ -71,7 +81,7 @@ def installed(tmp_path_factory):
     project = tmp / "project"
     project.mkdir()
     before = _tree(purelib)
-    yield {"wheel": wheel, "venv": venv, "python": python, "purelib": purelib, "env": env,
+    yield {"wheel": wheel, "sdist": sdist, "venv": venv, "python": python, "purelib": purelib, "env": env,
            "project": project, "cache": tmp / "cache"}
     assert _tree(purelib) == before, "something was written into site-packages"
 
@@ -90,6 +100,12 @@ def test_the_wheel_carries_what_the_cli_needs(installed):
         assert need in names, need
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert not [n for n in names if "/build/" in n or n.endswith((".o", ".so"))]
+    with tarfile.open(installed["sdist"]) as tar:
+        members = {m.split("/", 1)[1] for m in tar.getnames() if "/" in m}
+    for need in ("LICENSE", "setup.py", "firmware/Makefile", "boards/nucleo-f446re/board.c",
+                 "micropython/bnrt_main.py", "toolkit/examples/tiny.py", "docs/examples/test_bn_on_board.py"):
+        assert need in members, need
+    assert not [m for m in members if m.startswith("firmware/build")]
 
 
 def test_toolkit_boards_lists_every_board_from_the_package(installed):
