@@ -7,7 +7,6 @@ image paths with the flash and RAM each uses, read from the ELF's sections
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from .boards import Board, get_board
 from .errors import InputError, ToolMissing
+from .fsutil import locked
 from .resources import build_dir, firmware_dir
 CROSS_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
 ARM_KINDS = ("qemu", "serial")
@@ -62,12 +62,11 @@ def build(board: Board | str, jobs: int | None = None) -> Image:
     require_tool("make", "make")
     require_tool("arm-none-eabi-gcc", CROSS_PACKAGES)
     out = build_dir() / board.name
-    out.mkdir(parents=True, exist_ok=True)
     cmd = ["make", "-s", "--no-print-directory", "-C", str(firmware_dir()), "board",
-           f"BOARD={board.name}", f"ARM_BOARDS_DIR={board.path.parent}", f"BUILD={build_dir()}", f"-j{jobs or os.cpu_count() or 1}"]
+           f"BOARD={board.name}", f"ARM_BOARDS_DIR={board.path.parent}", f"BUILD={build_dir()}",
+           f"-j{jobs or os.cpu_count() or 1}"]
     # One build per board at a time, across processes (pytest -n, a CLI run).
-    with open(out / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(out):
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
         except subprocess.TimeoutExpired:

@@ -5,6 +5,7 @@ the umask), also when an existing file is replaced."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from pathlib import Path
@@ -54,3 +55,14 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def locked(folder: str | os.PathLike):
+    """Hold an exclusive lock on `folder` (created if needed) across processes:
+    one build at a time in a build folder that several runs or projects share."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import resources
 from .errors import InputError, ToolMissing
+from .fsutil import locked
 from .format import spec
 from .format.reader import FormatError
 from .format.writer import PARAM_ARRAYS, LayerBlob
@@ -84,7 +85,8 @@ def build_library(build_dir: str | os.PathLike | None = None) -> Path:
     build = Path(build_dir) if build_dir else resources.build_dir()
     cmd = ["make", "-s", "-C", str(resources.firmware_dir()), "lib", f"BUILD={build}"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        with locked(build / "host"):
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ToolMissing(f"cannot build the C runtime: {exc}",
                           "install make and gcc (scripts/setup-and-test.sh)") from None

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from ..errors import BoardError, ToolMissing
+from ..fsutil import locked
 from ..resources import build_dir, firmware_dir
 from . import BaseSession, die_with_parent, stop_process
 
@@ -20,9 +21,9 @@ def binary_path() -> Path:
 def build() -> Path:
     """`make -C firmware sim` (a no-op when up to date); returns the binary."""
     try:
-        r = subprocess.run(["make", "-s", "-C", str(firmware_dir()), "sim",
-                            f"BUILD={build_dir()}"],
-                           capture_output=True, text=True, timeout=300)
+        with locked(build_dir() / "host"):
+            r = subprocess.run(["make", "-s", "-C", str(firmware_dir()), "sim", f"BUILD={build_dir()}"],
+                               capture_output=True, text=True, timeout=300)
     except FileNotFoundError:
         raise ToolMissing("`make` is not installed", "install make and gcc "
                           "(scripts/setup-and-test.sh)") from None
