@@ -156,3 +156,20 @@ def test_every_output_of_export_verify_and_adapt_follows_the_umask(tmp_path, cap
     for name, p in outs.items():
         assert p.stat().st_size > 0, name
         assert stat.S_IMODE(p.stat().st_mode) == want, name
+
+
+def test_every_subcommand_shares_the_path_options_and_one_default_each():
+    from toolkit.cli import cli
+
+    defaults: dict[str, set] = {}
+    for name in cli.list_commands(None):
+        params = {p.opts[0]: p for p in cli.get_command(None, name).params if p.opts}
+        assert "--build-dir" in params and "--boards-path" in params, name
+        for opt in ("--dtype", "--timeout", "--retries", "--weights", "--port"):
+            if opt in params:
+                defaults.setdefault(opt, set()).add(params[opt].default)
+        if "--board" in params and isinstance(params["--board"].default, str):   # flash, soak: none
+            defaults.setdefault("--board", set()).add(params["--board"].default)
+    assert defaults["--dtype"] == {"f32"} and defaults["--timeout"] == {2.0}
+    assert defaults["--retries"] == {3} and defaults["--board"] == {boards.DEFAULT_BOARD}
+    assert all(len(v) == 1 for v in defaults.values()), defaults

@@ -12,12 +12,16 @@ from .. import __version__
 from ..errors import EXIT_CODES, ToolkitError
 
 
+HELPER_MODULES = {"options"}       # modules of this package that are not subcommands
+
+
 class LazyGroup(click.Group):
     """Subcommands are the modules of this package, imported only when used
     (so `toolkit boards` never pays for importing torch)."""
 
     def list_commands(self, ctx):
-        names = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+        names = [m.name for m in pkgutil.iter_modules(__path__)
+                 if not m.name.startswith("_") and m.name not in HELPER_MODULES]
         return sorted(n.replace("_", "-") for n in names)
 
     def get_command(self, ctx, name):
