@@ -153,6 +153,7 @@ NO_PROBE_FIX = ("connect the board's ST-LINK/debug probe over USB, check `lsusb`
 NO_PROBE = re.compile(r"no available debug probes|no (connected )?(debug )?probes? (are )?(connected|found)|"
                       r"open failed|unable to find a matching cmsis-dap|no j-link device found|"
                       r"unable to open ftdi device|couldn't find a .*probe", re.I)
+UNKNOWN_TARGET = re.compile(r"target type .* not recognized|unknown target", re.I)
 
 
 def program_real(board, elf: Path, bin_path: Path) -> str:
@@ -164,7 +165,13 @@ def program_real(board, elf: Path, bin_path: Path) -> str:
         out = _run(["pyocd", "list", "--probes"], "pyOCD could not list the debug probes", PROBE_TIMEOUT)
         if NO_PROBE.search(out) or not out.strip():
             raise BoardError("no probe found (pyocd list --probes lists none)", NO_PROBE_FIX)
-        _run(["pyocd", "load", "--no-wait", "-t", target, str(elf)], "pyOCD could not program the board")
+        try:
+            _run(["pyocd", "load", "--no-wait", "-t", target, str(elf)], "pyOCD could not program the board")
+        except BoardError as e:
+            if UNKNOWN_TARGET.search(e.problem):
+                raise BoardError(f"pyOCD does not know the target {target} (its target pack is not installed)",
+                                 f"pyocd pack install {target}  (docs/boards.md)") from None
+            raise
         with tempfile.TemporaryDirectory() as tmp:
             back = Path(tmp) / "readback.bin"
             size = bin_path.stat().st_size

@@ -173,3 +173,16 @@ def test_two_projects_flash_the_same_board_and_stop_only_their_own(tmp_path, mon
             monkeypatch.chdir(project)
             main(["flash", "--stop", "--json"])
         capsys.readouterr()
+
+
+def test_a_missing_pyocd_target_pack_says_how_to_install_it(tmp_path, fake_path):
+    from toolkit.flashing import program_real
+
+    fake_tool(fake_path, "pyocd", """
+        case "$1" in list) echo "  0   STLINK-V3   0036003F   n/a"; exit 0;; esac
+        echo "0000 C Target type 'stm32f446retx' not recognized. Use 'pyocd list --targets' to see" >&2
+        exit 1
+    """)
+    with pytest.raises(BoardError) as e:
+        program_real(get_board("nucleo-f446re"), *_image(tmp_path))
+    assert "pyocd pack install stm32f446retx" in e.value.fix
