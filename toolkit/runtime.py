@@ -1,6 +1,6 @@
 """In-process access to the C runtime core (firmware/src) through ctypes.
 
-`make -C firmware lib` builds `firmware/build/host/libbnrt.so` on first use.
+`make -C firmware lib` builds `<build dir>/host/libbnrt.so` on first use.
 The same sources run on the boards, so this is how the tests compare the C
 arithmetic with toolkit/reference.py and torch, and how the benchmark times
 the kernels without a serial link.

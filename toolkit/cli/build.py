@@ -19,9 +19,10 @@ def _pct(used: int, size: int) -> str:
 @options.paths
 def command(board_names, as_json):
     """Build the firmware image of a QEMU or real Cortex-M board
-    (firmware/build/<board>/firmware.elf and .bin) and show its memory use."""
+    (<build dir>/<board>/firmware.elf and .bin, --build-dir) and show its memory use."""
     from ..boards import get_board, load_boards
     from ..firmware_build import ARM_KINDS, build
+    from ..resources import build_dir
 
     if "all" in board_names:
         boards = [b for b in load_boards().values() if b.kind in ARM_KINDS]
@@ -34,7 +35,7 @@ def command(board_names, as_json):
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Firmware images (firmware/build/<board>/firmware.elf)")
+    table = Table(title=f"Firmware images ({build_dir()}/<board>/firmware.elf)")
     table.add_column("Board", no_wrap=True)
     table.add_column("Flash used", justify="right")
     table.add_column("RAM used", justify="right")

@@ -5,7 +5,7 @@ generated bnrt_spec) is compiled with mpy-cross and served over the protocol:
 
 * micropython-unix (real = false): the `micropython` unix-port binary, its
   stdin/stdout on the master side of a pseudo-terminal; `Session.url` is the
-  slave path for pyserial.  Its "filesystem" is a folder under firmware/build.
+  slave path for pyserial.  Its "filesystem" is a folder in the build folder.
 * real boards (real = true): the board's USB serial port; `start` asks the
   board's REPL (through mpremote) to run `bnrt_main.serve()` on that port.
 
@@ -128,7 +128,7 @@ def start(board, port: str | None = None, fs=None, repl: bool = False, model: st
     """Start a MicroPython board serving the protocol.
 
     micropython-unix: compiles the module into the board folder `fs` (default
-    firmware/build/<board>/fs) and runs it behind a pty; `model` (a .bnm path)
+    <build dir>/<board>/fs, toolkit.resources.build_dir()) and runs it behind a pty; `model` (a .bnm path)
     is copied there as model.bnm first; `repl=True` starts the plain REPL
     instead (what mpremote talks to).  Real boards: `port` (default from
     board.toml) must have the module installed (`toolkit flash`)."""
@@ -174,7 +174,7 @@ def install(board, url: str | None = None, model_path=None, fs=None) -> list[str
 
     micropython-unix with url=None starts its own REPL session behind a pty
     (mpremote needs `resume` there: a soft reset would end the process).
-    `fs` overrides its folder (default firmware/build/<board>/fs).  Real
+    `fs` overrides its folder (default <build dir>/<board>/fs).  Real
     boards: url defaults to board.toml's micropython.port."""
     real = board.data.get("real", False)
     if model_path is not None and not Path(model_path).is_file():

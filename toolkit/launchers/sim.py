@@ -86,6 +86,6 @@ def start(board, *, tcp: int | None = None, timeout: float = 10.0, **options) ->
         session.stop()
         err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr and not proc.stderr.closed else ""
         raise BoardError(f"the host simulator did not start within {timeout:g} s"
-                         + (f": {err}" if err else ""), "run firmware/build/host/bnrt-sim by hand to see why")
+                         + (f": {err}" if err else ""), f"run {binary_path()} by hand to see why")
     session.url = url
     return session
