@@ -18,9 +18,12 @@ ROOT = Path(toolkit.__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "test_bn_on_board.py"
 
 
-def run_pytest(project: Path, *args, timeout=300):
-    path = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    env = dict(os.environ, PYTHONPATH=path)
+def run_pytest(project: Path, *args, timeout=300, extra_env=None, import_project=False):
+    """pytest in `project` as a user runs it; import_project: its modules are
+    importable as plugins (`-p NAME`)."""
+    path = [str(project)] * import_project + [str(ROOT)]
+    path += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env = dict(os.environ, **(extra_env or {}), PYTHONPATH=os.pathsep.join(path))
     return subprocess.run([sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                           cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -76,3 +79,18 @@ def test_the_documented_example_runs_next_to_pytest_embedded(tmp_path):
     help_text = run_pytest(tmp_path, "--help").stdout
     assert "--bnrt-board" in help_text and "--bnrt-port" in help_text
     assert "serial port" in help_text            # pytest-embedded kept its own --port
+
+
+def test_the_board_alias_yields_to_a_plugin_that_owns_board(tmp_path, two_sims):
+    (tmp_path / "other_plugin.py").write_text(
+        "def pytest_addoption(parser):\n"
+        "    parser.addoption('--board', default='theirs', help='another plugin owns --board')\n"
+        "\n"
+        "def test_theirs(request):\n"
+        "    assert request.config.getoption('--board') == 'esp32'\n")
+    (tmp_path / "test_other.py").write_text("from other_plugin import test_theirs\n")
+    (tmp_path / "test_seen.py").write_text(SEEN)
+    r = run_pytest(tmp_path, "-p", "other_plugin", "--board", "esp32", "--bnrt-port", two_sims[0],
+                   extra_env={"SEEN": str(tmp_path / "seen.jsonl")}, import_project=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 passed" in r.stdout
