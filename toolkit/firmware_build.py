@@ -7,27 +7,22 @@ image paths with the flash and RAM each uses, read from the ELF's sections
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .boards import ROOT, Board, get_board
+from .boards import Board, get_board
 from .errors import InputError, ToolMissing
 from .format.spec import DTYPES as _DTYPE_IDS
-from .format.writer import atomic_write
+from .fsutil import atomic_write, locked
+from .resources import build_dir, firmware_dir
 
-FIRMWARE_DIR = ROOT / "firmware"
 CROSS_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
 ARM_KINDS = ("qemu", "serial")
 BUILD_TIMEOUT = 600
 DTYPES = tuple(_DTYPE_IDS)      # f32 s8 s16: the dtypes an image can contain
-
-
-def build_dir() -> Path:
-    return Path(os.environ.get("BUILD", FIRMWARE_DIR / "build"))
 
 
 @dataclass
@@ -135,15 +130,13 @@ def build(board: Board | str, jobs: int | None = None, config: Config | None = N
     require_tool("make", "make")
     require_tool("arm-none-eabi-gcc", CROSS_PACKAGES)
     out = build_dir() / (board.name + config.tag + ("-model" if model else ""))
-    out.mkdir(parents=True, exist_ok=True)
-    cmd = ["make", "-s", "--no-print-directory", "-C", str(FIRMWARE_DIR), "board",
-           f"BOARD={board.name}", f"BUILD={build_dir()}", f"ARM_OUT={out}",
-           *config.make_vars(), f"-j{jobs or os.cpu_count() or 1}"]
+    cmd = ["make", "-s", "--no-print-directory", "-C", str(firmware_dir()), "board",
+           f"BOARD={board.name}", f"ARM_BOARDS_DIR={board.path.parent}", f"BUILD={build_dir()}",
+           f"ARM_OUT={out}", *config.make_vars(), f"-j{jobs or os.cpu_count() or 1}"]
     if model:
         cmd.append(f"BNRT_BOOT_MODEL_C={_boot_model_source(out, Path(model))}")
     # One build per board at a time, across processes (pytest -n, a CLI run).
-    with open(out / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(out):
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
         except subprocess.TimeoutExpired:

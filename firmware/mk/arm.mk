@@ -1,4 +1,5 @@
-# Cortex-M images for the boards in ../boards (kind "qemu" or "serial").
+# Cortex-M images for the boards in ../boards (kind "qemu" or "serial"); a board
+# elsewhere: ARM_BOARDS_DIR=<folder holding <name>/board.toml>.
 #   make -C firmware board BOARD=qemu-mps2-an386   -> $(BUILD)/<board>/firmware.elf, .bin
 #   make -C firmware boards                        -> every Cortex-M board
 # Board settings come from boards/<name>/board.toml (read with ports/cortex-m/toml.awk);
@@ -119,10 +120,14 @@ ARM_LDFLAGS := $(ARM_ARCH_FLAGS) -specs=nano.specs -specs=nosys.specs -nostartfi
     -Wl,-Map,$(ARM_OUT)/firmware.map -Wl,--print-memory-usage
 
 ARM_PORT_SRCS := $(ARM_PORTS)/cortex-m/startup.c $(ARM_PORTS)/cortex-m/hal.c \
-    $(ARM_PORTS)/$(ARM_DRIVER)/uart.c $(ARM_BOARDS_DIR)/$(BOARD)/board.c
+    $(ARM_PORTS)/$(ARM_DRIVER)/uart.c
+# The board file may live outside this tree (a user's ARM_BOARDS_DIR=...): own rule.
+ARM_BOARD_SRC := $(ARM_BOARDS_DIR)/$(BOARD)/board.c
+ARM_BOARD_OBJ := $(ARM_OBJDIR)/boards/$(BOARD)/board.o
 # Recursive (=): CORE_SRCS and LOOP_SRCS come from fragments read after this one.
 ARM_SRCS = $(abspath $(CORE_SRCS) $(LOOP_SRCS)) $(ARM_PORT_SRCS)
-ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS)) $(if $(BNRT_BOOT_MODEL_C),$(ARM_OBJDIR)/boot_model.o)
+ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS)) $(ARM_BOARD_OBJ) \
+    $(if $(BNRT_BOOT_MODEL_C),$(ARM_OBJDIR)/boot_model.o)
 # Any change to the board, the port or this file rebuilds everything.
 ARM_CONFIG := $(ARM_TOML) $(FW_DIR)/mk/arm.mk $(FW_DIR)/bnrt.mk $(ARM_PORTS)/cortex-m/cortex-m.ld
 
@@ -144,6 +149,10 @@ $(ARM_OBJDIR)/boot_model.o: $(BNRT_BOOT_MODEL_C) $(ARM_CONFIG)
 	@mkdir -p $(@D)
 	@echo "  CC    $(BOARD)  boot model $(notdir $<)"
 	@$(ARM_CC) $(ARM_CFLAGS) $(ARM_OPT) -c $< -o $@
+$(ARM_BOARD_OBJ): $(ARM_BOARD_SRC) $(ARM_CONFIG)
+	@mkdir -p $(@D)
+	@echo "  CC    $(BOARD)  board.c"
+	@$(ARM_CC) $(ARM_CFLAGS) $(ARM_OPT) -MMD -MP -c $< -o $@
 
 # The flags the kernels of this board build with (used by `toolkit bench`).
 print-kernel-cflags:

@@ -8,12 +8,13 @@ import subprocess
 
 import pytest
 
-from toolkit.boards import BOARDS_DIR, load_boards
+from toolkit.boards import load_boards
 from toolkit.cli import main
 from toolkit.protocol.client import Client
+from toolkit.resources import firmware_dir
 
 ARM_BOARDS = [n for n, b in load_boards().items() if b.kind in ("qemu", "serial")]
-AWK = BOARDS_DIR.parent / "firmware" / "ports" / "cortex-m" / "toml.awk"
+AWK = firmware_dir() / "ports" / "cortex-m" / "toml.awk"
 # Every key firmware/mk/arm.mk reads with toml.awk.
 MAKE_KEYS = ["kind", "cpu", "fpu", "clock_hz", "memory.flash_origin", "memory.flash_size",
              "memory.ram_origin", "memory.ram_size", "uart.driver", "uart.base", "uart.irq",

@@ -11,7 +11,6 @@ overhead is part of the figure (stated in the notes).
 from __future__ import annotations
 
 import ctypes
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +33,9 @@ DTYPES = ("f32", "s8", "s16")
 def library_path() -> Path:
     """libbnrt.so, built with `make -C firmware lib` when missing or stale
     (make decides), through toolkit/runtime.py when it is there."""
-    try:
-        from ..runtime import build_library
-    except ImportError:
-        build_library = None
-    if build_library is not None:
-        return build_library(firmware_info.BUILD_DIR)
-    lib = firmware_info.BUILD_DIR / "host" / "libbnrt.so"
-    res = subprocess.run(["make", "-s", "-C", str(firmware_info.FW_DIR), "lib"],
-                         capture_output=True, text=True)
-    if res.returncode != 0 or not lib.exists():
-        raise ToolMissing(f"building libbnrt.so failed: {res.stderr.strip()[:300]}",
-                          "run `make -C firmware lib` and fix the error")
-    return lib
+    from ..runtime import build_library
+
+    return build_library(firmware_info.BUILD_DIR)
 
 
 class Kernels:

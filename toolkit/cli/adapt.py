@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from ..boards import DEFAULT_BOARD
-from ..errors import VerifyFailed
+from . import options
 from ..display import safe
+from ..errors import VerifyFailed
 from ._io import check_output, load_npy
 
 # Largest relative error of a running statistic vs. the host replay that --check accepts.
@@ -53,8 +53,8 @@ def _table(result, check: bool):
 
 @click.command("adapt")
 @click.argument("model")
-@click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name (`toolkit boards`)")
-@click.option("--port", help="serial URL of a running board; without it the board is started")
+@options.board()
+@options.port()
 @click.option("--inputs", required=True, type=click.Path(dir_okay=False),
               help="unlabeled samples (.npy, first axis batch)")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True)
@@ -63,10 +63,10 @@ def _table(result, check: bool):
 @click.option("--check", is_flag=True,
               help=f"replay the batches in PyTorch on the host and require relative error <= "
                    f"{CHECK_TOLERANCE:g} in every running statistic")
-@click.option("--timeout", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="seconds to wait for each answer from the board (3 retries)")
-@click.option("--weights", type=click.Path(dir_okay=False), help="state_dict for a factory MODEL")
+@options.timeout
+@options.weights
 @click.option("--allow-pickle", is_flag=True, help="allow a pickled .pth module (runs its code)")
+@options.paths
 def command(model, board, port, inputs, batch_size, output, check, timeout, weights, allow_pickle):
     """Adapt MODEL's BatchNorm statistics to unlabeled INPUTS, train-mode BN on a board.
 

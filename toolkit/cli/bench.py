@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
+from . import options
 
 SECTIONS = ("host", "tflite", "cortexm", "footprint", "modelsize", "link", "micropython")
 
@@ -20,6 +21,7 @@ SECTIONS = ("host", "tflite", "cortexm", "footprint", "modelsize", "link", "micr
               help="Run only these sections (repeatable); default: all.")
 @click.option("--copy-md", default=None, metavar="PATH",
               help="Also copy bench.md to PATH (e.g. docs/bench.md).")
+@options.paths
 def command(quick, out_dir, sections, copy_md):
     """Measure the runtime: host kernels vs torch/numpy (and TFLite when installed),
     Cortex-M instructions per element (unicorn), firmware footprint, model size,

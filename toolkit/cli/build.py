@@ -6,6 +6,8 @@ import json
 
 import click
 
+from . import options
+
 
 def _pct(used: int, size: int) -> str:
     return f"{100.0 * used / size:.1f}%" if size else "-"
@@ -24,11 +26,13 @@ def _pct(used: int, size: int) -> str:
 @click.option("--model", "model", default=None, metavar="M.bnm",
               help="link this model into flash: active at every boot until a LOAD replaces it")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@options.paths
 def command(board_names, dtypes, train, protocol, model, as_json):
     """Build the firmware image of a QEMU or real Cortex-M board
-    (firmware/build/<board>[-<config>]/firmware.elf and .bin) and show its memory use."""
+    (<build dir>/<board>[-<config>]/firmware.elf and .bin, --build-dir) and show its memory use."""
     from ..boards import get_board, load_boards
     from ..firmware_build import ARM_KINDS, build, config_for
+    from ..resources import build_dir
 
     if "all" in board_names:
         boards = [b for b in load_boards().values() if b.kind in ARM_KINDS]
@@ -43,7 +47,7 @@ def command(board_names, dtypes, train, protocol, model, as_json):
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Firmware images (firmware/build/<board>[-<config>]/firmware.elf)")
+    table = Table(title=f"Firmware images ({build_dir()}/<board>[-<config>]/firmware.elf)")
     table.add_column("Board", no_wrap=True)
     table.add_column("Contains")
     table.add_column("Flash used", justify="right")

@@ -8,7 +8,8 @@ import click
 
 from ..errors import InputError
 from ..format.csource import SUFFIXES, render
-from ..format.writer import atomic_write
+from ..fsutil import atomic_write
+from . import options
 from ._io import check_output, load_npy
 
 PICKLE_HELP = ("Accept a fully pickled module (torch.save(model)). Unpickling runs arbitrary "
@@ -68,20 +69,19 @@ def _convert_bnm(src: Path, out: Path) -> None:
 @click.option("-o", "--output", required=True,
               help="Output file, format from the suffix: .c (plus a .h beside it) or .h C source "
                    "with the model as a const array; any other (.bnm) the binary (written atomically).")
-@click.option("--dtype", type=click.Choice(["f32", "s16", "s8"]), default="f32", show_default=True,
-              help="Element type the board computes in.")
+@options.dtype
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), default="nchw", show_default=True,
               help="Tensor layout on the board: channels first or channels last.")
 @click.option("--calib", default=None, metavar="X.npy",
               help="Model inputs for calibrating s8/s16 activation ranges.")
 @click.option("--ranges", default=None, metavar="R.json",
               help='Activation ranges {"layer": {"in": [lo, hi], "out": [lo, hi]}}.')
-@click.option("--weights", default=None, metavar="W.pth",
-              help="state_dict for a factory model (loaded with weights_only=True).")
+@options.weights
 @click.option("--allow-pickle", is_flag=True, help=PICKLE_HELP)
 @click.option("--fma/--no-fma", "fma", default=None,
               help="Force the f32 fused-multiply-add flag (default: as torch's CPU dispatch here).")
 @click.option("--no-names", is_flag=True, help="Leave layer names out of the file.")
+@options.paths
 def command(model, output, dtype, layout, calib, ranges, weights, allow_pickle, fma, no_names):
     """Export MODEL's BatchNorm layers to a .bnm file or to C source.
 

@@ -8,6 +8,7 @@ import click
 
 from ..format import spec
 from ..display import safe
+from . import options
 
 PICKLE_HELP = ("Accept a fully pickled module (torch.save(model)). Unpickling runs arbitrary "
                "code from the file: use only with files you trust.")
@@ -106,8 +107,9 @@ def _print_blob(path, d):
 @click.command("inspect")
 @click.argument("model")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--weights", default=None, metavar="W.pth", help="state_dict for a factory model.")
+@options.weights
 @click.option("--allow-pickle", is_flag=True, help=PICKLE_HELP)
+@options.paths
 def command(model, as_json, weights, allow_pickle):
     """Show the BatchNorm layers of MODEL, or describe a .bnm file.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
+from . import options
 from ._io import check_output, load_npy
 
 
@@ -51,13 +52,14 @@ def simulate(blob: bytes, layer: int, x, spatial: int | None = None, board: str 
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="output .npy")
 @click.option("--spatial", type=click.IntRange(min=1), help="elements per channel and sample "
               "(default: from the input shape)")
+@options.paths
 def command(model_file, layer, input_path, output, spatial):
     """Run one layer of MODEL_FILE (.bnm) on the host simulator's firmware."""
     import io
 
     import numpy as np
 
-    from ..format.writer import atomic_write
+    from ..fsutil import atomic_write
 
     check_output(output, "-o")
     try:

@@ -5,9 +5,9 @@ import sys
 
 import click
 
-from ..boards import DEFAULT_BOARD
 from ..errors import InputError, VerifyFailed
 from ..display import plain
+from . import options
 from ._io import check_output, load_npy
 
 
@@ -70,13 +70,11 @@ def _progress():
 
 @click.command("verify")
 @click.argument("model")
-@click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name (`toolkit boards`)")
-@click.option("--port", help="serial URL of a running board; without it the board is started")
-@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
-              help="extra attempts for a frame lost or damaged on the link")
-@click.option("--timeout", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="seconds to wait for each answer from the board")
-@click.option("--dtype", type=click.Choice(["f32", "s16", "s8"]), default="f32", show_default=True)
+@options.board()
+@options.port()
+@options.retries
+@options.timeout
+@options.dtype
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), default="nchw", show_default=True)
 @click.option("--inputs", type=click.Path(dir_okay=False), help="input samples (.npy, first axis batch)")
 @click.option("--samples", type=click.IntRange(min=1), default=None,
@@ -84,7 +82,7 @@ def _progress():
                    "without it a factory's example_inputs() are used when it has them)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--input-shape", help="shape of one sample for random inputs, e.g. 3,32,32")
-@click.option("--weights", type=click.Path(dir_okay=False), help="state_dict for a factory MODEL")
+@options.weights
 @click.option("--allow-pickle", is_flag=True, help="allow a pickled .pth module (runs its code)")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="write a JSON report")
 @click.option("--junit", type=click.Path(dir_okay=False), help="write JUnit XML (one case per layer)")
@@ -99,6 +97,7 @@ def _progress():
 @click.option("--no-upload", is_flag=True,
               help="verify the model the board already runs (a boot model from `toolkit build --model`); "
                    "its CRC must match the export")
+@options.paths
 def command(model, board, port, retries, timeout, dtype, layout, inputs, samples, seed, input_shape, weights, allow_pickle,
             report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact, no_upload):
     """Verify MODEL's BatchNorm layers on a board against PyTorch eval mode.

@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 import struct
 import sys
-from pathlib import Path
 
+from ..resources import firmware_dir
 from . import spec
 
-HEADER_PATH = Path(__file__).resolve().parents[2] / "firmware" / "include" / "bnrt_spec.h"
+HEADER_PATH = firmware_dir() / "include" / "bnrt_spec.h"
 
 
 def field_offsets(st: struct.Struct, names) -> list[tuple[str, int, int]]:

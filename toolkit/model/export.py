@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import InputError, ModelError
 from ..format import spec
-from ..format.writer import LayerBlob, atomic_write, write_model
+from ..format.writer import LayerBlob, write_model
+from ..fsutil import atomic_write
 from .bn import TrainModeWarning, find_bn
 from .fold import cpu_capability, fold, fused_for
 from .quantize import QuantParams, activation_qparams, quantize_layer

@@ -5,7 +5,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 
-from ..format.writer import atomic_write
+from ..fsutil import atomic_write
 
 
 def _clean(v):
