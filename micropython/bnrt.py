@@ -120,7 +120,7 @@ def _check_layer(blob, base, layers_end, params_limit, strings_size):
     if name != NAME_NONE and name >= strings_size:
         return ERR_STRINGS
     if dtype == DTYPE_F32:
-        return OK if shift == 0 else ERR_QUANT
+        return ERR_QUANT if shift else _check_finite(blob, ch, poff)
     if dtype == DTYPE_S8:
         ok = (shift <= S8_SHIFT_MAX and S8_MIN <= izp <= S8_MAX and S8_MIN <= ozp <= S8_MAX)
     else:
@@ -143,6 +143,14 @@ def _check_params(blob, dtype, ch, poff):
     for c in range(ch):
         if not -S16_BIAS_MAX <= bias[c] <= S16_BIAS_MAX:
             return ERR_QUANT
+    return OK
+
+
+def _check_finite(blob, ch, poff):
+    # a[C] then b[C], float32: exponent bits all ones = inf or NaN
+    for k in range(poff + 3, poff + 8 * ch, 4):
+        if (blob[k] & 0x7F) == 0x7F and blob[k - 1] & 0x80:
+            return ERR_NONFINITE
     return OK
 
 
@@ -185,10 +193,17 @@ def validate(blob):
         params_limit, strings_size = s_off, s_size
     elif s_off or s_size:
         return ERR_HEADER, None
+    blocks = []
     for i in range(count):
-        st = _check_layer(blob, l_off + i * LAYER_SIZE, layers_end, params_limit, strings_size)
+        base = l_off + i * LAYER_SIZE
+        st = _check_layer(blob, base, layers_end, params_limit, strings_size)
         if st != OK:
             return st, None
+        start, size = struct.unpack_from("<II", blob, base + LAYER_OFF_PARAMS_OFFSET)
+        for s0, s1 in blocks:            # each layer against the earlier ones
+            if start < s1 and s0 < start + size:
+                return ERR_OVERLAP, None
+        blocks.append((start, start + size))
     return OK, h
 
 

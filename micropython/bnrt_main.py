@@ -77,7 +77,8 @@ class Server:
             return ERR_FRAME_FORMAT, b""
         return OK, struct.pack(INFO_FMT, PROTOCOL_VERSION, FIRMWARE_VERSION, self.max_payload,
                                self.max_model, 1000000 if _COUNTER_TIME else 0, _MASK_DTYPE,
-                               _MASK_LAYOUT, _MASK_OP, _COUNTER_TIME, len(self.name)) + self.name
+                               _MASK_LAYOUT, _MASK_OP, _COUNTER_TIME, len(self.name),
+                               0) + self.name   # capabilities: no TRAIN, no linked model
 
     def load_begin(self, p):
         if len(p) != struct.calcsize(LOAD_BEGIN_FMT):

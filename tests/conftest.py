@@ -20,13 +20,20 @@ TESTS = Path(__file__).resolve().parent
 # Measured with --durations on 2 loaded cores: each takes more than about 3 s.
 SLOW = {
     "bench/test_bench_smoke.py",
+    "c/test_library_builds.py",
+    "packaging/test_model_resolution_and_flash.py",
+    "packaging/test_plugin_coexistence.py",
     "c/test_c_tools.py::test_sanitizers_find_nothing",
     "c/test_c_tools.py::test_cortex_m_builds_compile_warning_free",
     "fuzz/test_fuzz_smoke.py",
     "reliability/test_soak.py",
 }
-QEMU_TESTS = {
+QEMU_TESTS = {   # files (all their tests) or single tests
     "c/test_c_tools.py::test_cortex_m_builds_compile_warning_free",
+    "hil/test_boot_model.py",
+    "hil/test_deploy_example.py",
+    "packaging/test_model_resolution_and_flash.py::test_two_projects_flash_the_same_board_and_stop_only_their_own",
+    "packaging/test_resource_paths.py::test_a_project_board_builds_outside_the_toolkit_tree",
     "hil/test_tooling.py::test_build_reports_memory_within_the_board",
     "hil/test_tooling.py::test_flash_leaves_qemu_running_until_stop",
 }
@@ -52,7 +59,7 @@ def pytest_collection_modifyitems(config, items):
             continue
         node = f"{rel}::{item.originalname}"
         kind = _board_kind(item)
-        if "qemu" in path.name or node in QEMU_TESTS or kind in ("qemu", "serial"):
+        if "qemu" in path.name or rel in QEMU_TESTS or node in QEMU_TESTS or kind in ("qemu", "serial"):
             item.add_marker(pytest.mark.qemu)
         if rel.startswith("mpy/") or "micropython" in path.name or kind == "micropython":
             item.add_marker(pytest.mark.micropython)

@@ -10,14 +10,13 @@ what those PyTorch train-mode passes leave behind.
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, ModelError
+from .errors import BoardError, InputError, ModelError
+from .fsutil import atomic_path
 from .protocol import train as tr
 
 
@@ -146,6 +145,11 @@ def adapt(model, x: np.ndarray, client, batch_size: int, check: bool = False,
     if x.dtype.kind != "f":
         raise InputError(f"inputs are {x.dtype}, adapt needs floating-point samples", "save float32 inputs")
     batches = split_batches(x.astype(np.float32, copy=False), batch_size)
+    info = client.board
+    if not info.has("train"):
+        raise BoardError(f"board {info.name!r} runs an image without on-device training (it contains "
+                         f"{', '.join(info.contents)})",
+                         "flash an image built with training (`toolkit build` without --no-train)")
     work = copy.deepcopy(model)
     mods = bn_modules(work)
     states = {name: _state(m) for name, m in mods}
@@ -188,12 +192,5 @@ def save_state_dict(state_dict: dict, path) -> None:
     path = Path(path)
     if path.parent and not path.parent.is_dir():
         raise InputError(f"folder {path.parent} does not exist", "create it or pick another -o path")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state_dict, f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(state_dict, tmp)

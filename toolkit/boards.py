@@ -1,24 +1,60 @@
-"""Boards are data: every folder boards/<name>/ with a board.toml is a board.
+"""Boards are data: every folder <name>/ with a board.toml in a boards folder is a board.
 
 board.toml keys (docs/boards.md): name, kind (sim | qemu | serial | micropython),
 description, cpu, fpu, and per kind more tables ([qemu], [uart], [memory],
 [flash], ...); toolkit/boardschema.py holds the schema and checks every file.
 `start_board()` hands a board to the launcher module `toolkit.launchers.<kind>`,
 which returns a running session with a pyserial URL.
+
+Boards folders are searched in order (the first board of a name wins):
+the `--boards-path` option (`use_boards_path`), `$BNRT_BOARDS_PATH`
+(os.pathsep-separated), `./boards` of the current folder, then the boards
+that come with the toolkit.
 """
 from __future__ import annotations
 
 import importlib
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import resources
 from .boardschema import validate
 from .errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
-BOARDS_DIR = ROOT / "boards"
 DEFAULT_BOARD = "host-sim"
+BOARDS_PATH_ENV = "BNRT_BOARDS_PATH"
+_option_path: tuple[Path, ...] = ()
+
+
+def use_boards_path(paths) -> None:
+    """Folders from `--boards-path` (searched before everything else)."""
+    global _option_path
+    out = []
+    for p in paths or ():
+        out += [Path(x).expanduser() for x in str(p).split(os.pathsep) if x]
+    _option_path = tuple(out)
+
+
+def search_path() -> list[tuple[Path, str]]:
+    """(folder, origin) in search order; origin names where the folder came from."""
+    env = os.environ.get(BOARDS_PATH_ENV, "")
+    folders = [(p, "--boards-path") for p in _option_path]
+    folders += [(Path(x).expanduser(), BOARDS_PATH_ENV) for x in env.split(os.pathsep) if x]
+    folders += [(Path.cwd() / "boards", "project"), (resources.boards_dir(), "toolkit")]
+    out, seen = [], set()
+    for folder, origin in folders:
+        key = folder.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        if origin in ("--boards-path", BOARDS_PATH_ENV) and not folder.is_dir():
+            raise InputError(f"boards folder {folder} ({origin}) does not exist",
+                             "give a folder that holds <name>/board.toml")
+        out.append((folder, origin))
+    # The toolkit's own folder, also when it is the current project's ./boards.
+    return [(f, "toolkit" if f.resolve() == resources.boards_dir().resolve() else o) for f, o in out]
 
 
 @dataclass(frozen=True)
@@ -28,6 +64,7 @@ class Board:
     description: str
     path: Path
     data: dict = field(repr=False, default_factory=dict)
+    origin: str = "toolkit"    # where it was found: toolkit, project, BNRT_BOARDS_PATH, --boards-path
 
     @property
     def emulated(self) -> bool:
@@ -42,18 +79,24 @@ class Board:
         return node
 
 
+def _read(toml: Path, origin: str) -> Board:
+    try:
+        with open(toml, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{toml}: not valid TOML ({e})", "fix the TOML syntax") from None
+    validate(data, toml)          # names the file, the key and the expected type
+    return Board(data["name"], data["kind"], data["description"], toml.parent, data, origin)
+
+
 def load_boards() -> dict[str, Board]:
-    boards = {}
-    for toml in sorted(BOARDS_DIR.glob("*/board.toml")):
-        try:
-            with open(toml, "rb") as f:
-                data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise InputError(f"{toml}: not valid TOML ({e})", "fix the syntax of board.toml") from None
-        validate(data, toml)
-        name = data["name"]
-        boards[name] = Board(name, data["kind"], data["description"], toml.parent, data)
-    return boards
+    """Every board on the search path, by name; a name found earlier wins."""
+    boards: dict[str, Board] = {}
+    for folder, origin in search_path():
+        for toml in sorted(folder.glob("*/board.toml")):
+            if toml.parent.name not in boards:
+                boards[toml.parent.name] = _read(toml, origin)
+    return dict(sorted(boards.items()))
 
 
 def get_board(name: str) -> Board:

@@ -99,8 +99,6 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "port": Key(str),
     },
 }
-# make variables for [build] switches: the command line and the environment win.
-MAKE_SWITCHES = {"dtypes": "BNRT_DTYPES", "train": "BNRT_TRAIN", "protocol": "BNRT_PROTOCOL"}
 
 
 def _type_ok(key: Key, value) -> bool:
@@ -184,9 +182,6 @@ def make_fragment(board) -> str:
         values = board.data if table == "" else board.data.get(table, {})
         for name in keys:
             if name not in values or (table == "" and name in ("name", "description")):
-                continue
-            if table == "build" and name in MAKE_SWITCHES:
-                lines.append(f"{MAKE_SWITCHES[name]} ?= {_make_value(values[name])}")
                 continue
             var = "_".join(p.upper() for p in ("BOARD", table, name) if p)
             hexa = table in HEX_TABLES or f"{table}.{name}" in HEX_TABLES

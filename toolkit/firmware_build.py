@@ -8,26 +8,24 @@ image paths with the flash and RAM each uses, read from the ELF's sections
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .boards import ROOT, Board, get_board
 from . import boardschema
+from .boards import Board, get_board
 from .boardschema import write_fragment
 from .errors import BuildFailed, InputError, ToolMissing, first_error
+from .format.spec import DTYPES as _DTYPE_IDS
+from .fsutil import atomic_write, locked
+from .resources import build_dir, firmware_dir
 
-FIRMWARE_DIR = ROOT / "firmware"
 CROSS_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
 ARM_KINDS = boardschema.ARM_KINDS
 BUILD_TIMEOUT = 600
-
-
-def build_dir() -> Path:
-    return Path(os.environ.get("BUILD", FIRMWARE_DIR / "build"))
+DTYPES = tuple(_DTYPE_IDS)      # f32 s8 s16: the dtypes an image can contain
 
 
 @dataclass
@@ -40,6 +38,8 @@ class Image:
     ram_used: int
     ram_size: int
     sections: dict = field(default_factory=dict)   # name -> (address, size)
+    config: str = ""                               # the build switches (Config.describe)
+    switches: dict = field(default_factory=dict)   # dtypes, train, protocol, boot_model
 
     def as_json(self) -> dict:
         d = asdict(self)
@@ -64,18 +64,82 @@ def _arm_board(board: Board | str) -> Board:
     return board
 
 
-def build(board: Board | str, jobs: int | None = None) -> Image:
-    """Build (or bring up to date) the image of `board`; returns it measured."""
+@dataclass(frozen=True)
+class Config:
+    """Build switches (docs/runtime.md "Build switches"): the same three as the
+    make variables BNRT_DTYPES / BNRT_TRAIN / BNRT_PROTOCOL and board.toml [build]."""
+    dtypes: tuple[str, ...] = DTYPES
+    train: bool = True
+    protocol: bool = True
+
+    @property
+    def tag(self) -> str:
+        """'' for the default configuration, else the folder suffix arm.mk uses."""
+        d = tuple(sorted(self.dtypes))
+        return ("" if d == tuple(sorted(DTYPES)) else "-" + "-".join(d)) + ("" if self.train else "-notrain")
+
+    def describe(self) -> str:
+        return " ".join(self.dtypes) + (", train" if self.train else ", no train") + \
+            (", protocol" if self.protocol else ", no protocol")
+
+    def make_vars(self) -> list[str]:
+        return [f"BNRT_DTYPES={' '.join(self.dtypes)}", f"BNRT_TRAIN={int(self.train)}",
+                f"BNRT_PROTOCOL={int(self.protocol)}"]
+
+
+def config_for(board: Board, dtypes=None, train=None, protocol=None) -> Config:
+    """The board's [build] switches, overridden by the given ones (None: keep)."""
+    b = board.data.get("build", {})
+    dtypes = list(dtypes if dtypes is not None else b.get("dtypes", DTYPES))
+    bad = [d for d in dtypes if d not in DTYPES]
+    if bad or not dtypes:
+        raise InputError(f"unknown dtype {', '.join(bad)!s}" if bad else "no dtype selected",
+                         f"choose from {', '.join(DTYPES)} (e.g. --dtypes s8,f32)")
+    dtypes = tuple(d for d in DTYPES if d in dtypes)
+    protocol = bool(b.get("protocol", True) if protocol is None else protocol)
+    train = bool(b.get("train", True) if train is None else train) and protocol
+    if not protocol:
+        raise InputError(f"a {board.name} image is the serial protocol server: it cannot be built "
+                         "without the protocol",
+                         "link the runtime into your own firmware instead (firmware/CMakeLists.txt "
+                         "or firmware/bnrt.mk; examples/deploy)")
+    return Config(dtypes, train, protocol)
+
+
+def _boot_model_source(out: Path, model: Path) -> Path:
+    """Render `model` (.bnm) as bnrt_boot_model.c in `out`; rewritten only when it changed."""
+    from .format.csource import render
+    from .format.reader import read_model
+    try:
+        blob = Path(model).read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read {model}: {e.strerror or e}", "check the path") from None
+    read_model(blob)
+    src = out / "boot" / "bnrt_boot_model.c"
+    src.parent.mkdir(parents=True, exist_ok=True)
+    for path, text in render(blob, src, Path(model).name).items():
+        if not path.exists() or path.read_text() != text:
+            atomic_write(path, text.encode())
+    return src
+
+
+def build(board: Board | str, jobs: int | None = None, config: Config | None = None,
+          model: str | os.PathLike | None = None) -> Image:
+    """Build (or bring up to date) the image of `board` in `config` (default:
+    board.toml's [build]), with `model` (.bnm) linked in as the boot model;
+    returns it measured."""
     board = _arm_board(board)
+    config = config or config_for(board)
     require_tool("make", "make")
     require_tool("arm-none-eabi-gcc", CROSS_PACKAGES)
-    out = build_dir() / board.name
-    out.mkdir(parents=True, exist_ok=True)
-    cmd = ["make", "-s", "--no-print-directory", "-C", str(FIRMWARE_DIR), "board",
-           f"BOARD={board.name}", f"BUILD={build_dir()}", f"-j{jobs or os.cpu_count() or 1}"]
+    out = build_dir() / (board.name + config.tag + ("-model" if model else ""))
+    cmd = ["make", "-s", "--no-print-directory", "-C", str(firmware_dir()), "board",
+           f"BOARD={board.name}", f"ARM_BOARDS_DIR={board.path.parent}", f"BUILD={build_dir()}",
+           f"ARM_OUT={out}", *config.make_vars(), f"-j{jobs or os.cpu_count() or 1}"]
+    if model:
+        cmd.append(f"BNRT_BOOT_MODEL_C={_boot_model_source(out, Path(model))}")
     # One build per board at a time, across processes (pytest -n, a CLI run).
-    with open(out / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(out):
         write_fragment(board, build_dir())
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
@@ -87,7 +151,11 @@ def build(board: Board | str, jobs: int | None = None) -> Image:
         raise BuildFailed(f"building {board.name} failed: {first_error(output)}",
                           f"run `make -C firmware board BOARD={board.name}` for the full output",
                           output)
-    return measure(board, out / "firmware.elf")
+    image = measure(board, out / "firmware.elf")
+    image.config = config.describe() + (f", boot model {Path(model).name}" if model else "")
+    image.switches = {"dtypes": list(config.dtypes), "train": config.train, "protocol": config.protocol,
+                      "boot_model": Path(model).name if model else None}
+    return image
 
 
 def section_table(elf: Path) -> dict:

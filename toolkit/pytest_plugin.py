@@ -1,25 +1,32 @@
 """pytest plugin (entry point `pytest11`): hardware-in-the-loop options and fixtures.
 
-Options:
-  --board NAMES   boards to run `hil` tests on, comma-separated; a kind name
-                  (sim, qemu, serial, micropython) stands for every board of
-                  that kind.  Default: the `boards=` of the test's `hil`
-                  marker, else host-sim.
-  --port URL      a board already running or plugged in (one board; --board
-                  names it, for its board.toml).
+Options (namespaced, so the plugin coexists with pytest-embedded, labgrid, ...):
+  --bnrt-board NAMES    boards to run `hil` tests on, comma-separated; a kind
+                        name (sim, qemu, serial, micropython) stands for every
+                        board of that kind.  Default: the `boards=` of the
+                        test's `hil` marker, else host-sim.  (`--board` is an
+                        alias when no other plugin has taken it.)
+  --bnrt-port [NAME=]URL
+                        a board already running or plugged in.  Repeatable as
+                        NAME=URL for several boards in one session; a bare URL
+                        serves one board (the one --bnrt-board names, else
+                        whatever answers there).
+  --bnrt-boards-path DIR
+                        a folder of <name>/board.toml boards, searched first
+                        (like `toolkit --boards-path`).
 
 Marker: `@pytest.mark.hil(boards=["host-sim", "qemu"])` -- the boards a test
-runs on when --board is not given.
+runs on when --bnrt-board is not given.
 
-Fixtures (docs/boards.md):
+Fixtures (docs/pytest.md):
   bnrt_board   session-scoped, parametrized over the chosen boards: a
                BoardUnderTest (name, board, url, info) for a started board
-               (host simulator, QEMU) or for --port.  Boards run one after
-               the other; each image is built once (make is incremental).
-               Real boards without --port, and boards whose tools are
-               missing, are skipped with the reason.  A board that fails
-               to build or to start is an error of every test that uses
-               it, with the compiler's (or launcher's) message.
+               (host simulator, QEMU) or for a --bnrt-port.  Boards run one
+               after the other; each image is built once (make is
+               incremental).  Real boards without --bnrt-port, and boards
+               whose tools are missing, are skipped with the reason.  A
+               board that fails to build or to start is an error of every
+               test that uses it, with the compiler's (or launcher's) message.
   bnrt_device  a connected toolkit.protocol.client.Client (per test).
   bnrt_load    function(blob) -> (crc32, layer_count): upload a .bnm to the
                device under test.
@@ -53,18 +60,52 @@ class BoardUnderTest:
     session: object = None
 
 
+def _taken(parser) -> set[str]:
+    """Option strings other plugins registered before us."""
+    names = set()
+    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
+    for group in filter(None, groups):          # pytest's parser has no public listing
+        for option in getattr(group, "options", []):
+            names.update(option.names())
+    return names
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("bnrt", "BatchNorm runtime hardware-in-the-loop")
-    group.addoption("--board", action="store", default=None,
+    board_names = ["--bnrt-board"] + (["--board"] if "--board" not in _taken(parser) else [])
+    group.addoption(*board_names, dest="bnrt_board", action="store", default=None,
                     help="boards to run hil tests on, comma-separated; a kind (qemu, sim, ...) "
                          "means all boards of that kind (default: the hil marker's, else host-sim)")
-    group.addoption("--port", action="store", default=None,
-                    help="serial URL of a running board (/dev/ttyACM0, socket://127.0.0.1:PORT)")
+    group.addoption("--bnrt-port", dest="bnrt_port", action="append", default=[], metavar="[NAME=]URL",
+                    help="serial URL of a running board (/dev/ttyACM0, socket://127.0.0.1:PORT); "
+                         "NAME=URL names the board, repeatable for several boards")
+    group.addoption("--bnrt-boards-path", dest="bnrt_boards_path", action="append", default=[],
+                    metavar="DIR", help="folder of <name>/board.toml boards, searched first")
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "hil(boards=None): hardware-in-the-loop test; runs on "
-                                       "--board, else on `boards` (names or kinds), else host-sim")
+                                       "--bnrt-board, else on `boards` (names or kinds), else host-sim")
+    ports(config)                  # a malformed --bnrt-port is a usage error before collection
+    if config.getoption("bnrt_boards_path"):
+        from .boards import use_boards_path
+        use_boards_path(config.getoption("bnrt_boards_path"))
+
+
+def ports(config) -> dict[str, str]:
+    """--bnrt-port values as {name: url}; a bare URL is under PORT_PARAM."""
+    out = {}
+    for value in config.getoption("bnrt_port") or ():
+        name, sep, url = value.partition("=")
+        if not sep or "://" in name or name.startswith("/"):
+            name, url = PORT_PARAM, value
+        if not url or name in out:
+            raise pytest.UsageError(f"--bnrt-port {value!r}: give URL once, or NAME=URL once per board")
+        out[name] = url
+    if PORT_PARAM in out and len(out) > 1:
+        raise pytest.UsageError("--bnrt-port: a bare URL serves one board; name each of several "
+                                "boards as NAME=URL")
+    return out
 
 
 def resolve_boards(names) -> list[str]:
@@ -86,25 +127,26 @@ def resolve_boards(names) -> list[str]:
         elif token in boards:
             found = [token]
         else:
-            raise pytest.UsageError(f"--board: unknown board {token!r}; choose from "
+            raise pytest.UsageError(f"--bnrt-board: unknown board {token!r}; choose from "
                                     f"{', '.join(boards)} or a kind ({', '.join(KINDS)})")
         out += [n for n in found if n not in out]
     return out
 
 
 def _selected(config, marker) -> list[str]:
-    option = config.getoption("--board")
+    option, given = config.getoption("bnrt_board"), ports(config)
     if option:
         names = option.split(",")
-    elif config.getoption("--port"):
-        return [PORT_PARAM]        # a bare --port: the board is whatever answers there
+    elif given:
+        return list(given)          # the boards on the ports (a bare URL: whatever answers)
     elif marker is not None and marker.kwargs.get("boards"):
         names = list(marker.kwargs["boards"])
     else:
         names = list(DEFAULT_BOARDS)
     names = resolve_boards(names)
-    if config.getoption("--port") and len(names) != 1:
-        raise pytest.UsageError("--port serves one board: give exactly one --board NAME")
+    if PORT_PARAM in given and len(names) != 1:
+        raise pytest.UsageError("a bare --bnrt-port URL serves one board: give exactly one "
+                                "--bnrt-board NAME, or --bnrt-port NAME=URL per board")
     return names
 
 
@@ -129,20 +171,21 @@ def bnrt_board(request):
     from .protocol.client import Client
 
     name = getattr(request, "param", None) or DEFAULT_BOARDS[0]
-    port = request.config.getoption("--port")
+    given = ports(request.config)
+    port = given.get(name) or given.get(PORT_PARAM)
     if port:
         try:
             with Client(port) as client:
                 info = client.info()
         except ToolkitError as e:
-            pytest.fail(f"--port {port}: {e}", pytrace=False)
+            pytest.fail(f"--bnrt-port {port}: {e}", pytrace=False)
         if name == PORT_PARAM:
             name = info.name
         yield BoardUnderTest(name, load_boards().get(name), port, info)
         return
     board = get_board(name)
     if board.get("real") or board.kind == "serial":
-        pytest.skip(f"{name} is a real board: connect it and pass --port (and --board {name})")
+        pytest.skip(f"{name} is a real board: connect it and pass --bnrt-port {name}=URL")
     missing = _missing_tool(board.kind)
     if missing:
         pytest.skip(f"{name} needs {missing}")

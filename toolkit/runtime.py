@@ -1,6 +1,6 @@
 """In-process access to the C runtime core (firmware/src) through ctypes.
 
-`make -C firmware lib` builds `firmware/build/host/libbnrt.so` on first use.
+`make -C firmware lib` builds `<build dir>/host/libbnrt.so` on first use.
 The same sources run on the boards, so this is how the tests compare the C
 arithmetic with toolkit/reference.py and torch, and how the benchmark times
 the kernels without a serial link.
@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import resources
 from .errors import BuildFailed, InputError, ToolMissing, first_error
+from .fsutil import locked
 from .format import spec
 from .format.reader import FormatError
 from .format.writer import PARAM_ARRAYS, LayerBlob
 
-FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
 NP_DTYPE = {dt: np.dtype(np.dtype(code).str).type for dt, code in spec.DTYPE_CODE.items()}
 _NAME = {kind: {v: k for k, v in table.items()}
          for kind, table in (("dtype", spec.DTYPES), ("layout", spec.LAYOUTS), ("op", spec.OPS))}
@@ -81,10 +82,11 @@ class LayerInfo:
 
 def build_library(build_dir: str | os.PathLike | None = None) -> Path:
     """Run `make -C firmware lib` (a no-op when up to date); return the .so path."""
-    build = Path(build_dir) if build_dir else FIRMWARE_DIR / "build"
-    cmd = ["make", "-s", "-C", str(FIRMWARE_DIR), "lib", f"BUILD={build}"]
+    build = Path(build_dir) if build_dir else resources.build_dir()
+    cmd = ["make", "-s", "-C", str(resources.firmware_dir()), "lib", f"BUILD={build}"]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        with locked(build / "host"):
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ToolMissing(f"cannot build the C runtime: {exc}",
                           "install make and gcc (scripts/setup-and-test.sh)") from None

@@ -37,6 +37,29 @@
 
 #include "bnrt_spec.h"
 
+/* Build switches (firmware/bnrt.mk, firmware/CMakeLists.txt, board.toml
+ * [build]; docs/runtime.md "Build switches"): 1 compiles a part in, 0 leaves
+ * it out.  A layer whose dtype is left out still loads (the file is valid)
+ * but bnrt_model_run() answers BNRT_ERR_UNSUPPORTED. */
+#ifndef BNRT_WITH_F32
+#define BNRT_WITH_F32 1
+#endif
+#ifndef BNRT_WITH_S16
+#define BNRT_WITH_S16 1
+#endif
+#ifndef BNRT_WITH_S8
+#define BNRT_WITH_S8 1
+#endif
+#ifndef BNRT_WITH_TRAIN      /* train-mode BN commands (TRAIN, STATS, FREEZE) */
+#define BNRT_WITH_TRAIN 1
+#endif
+#ifndef BNRT_WITH_PROTOCOL   /* the serial protocol server (bnrt_main, bnrt_cmd_poll) */
+#define BNRT_WITH_PROTOCOL 1
+#endif
+#ifndef BNRT_WITH_BOOT_MODEL /* the image links a model (bnrt_boot_model[]) active at boot */
+#define BNRT_WITH_BOOT_MODEL 0
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

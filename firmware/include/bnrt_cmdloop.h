@@ -23,9 +23,14 @@
 #ifndef BNRT_MODEL_SLOT_SIZE
 #define BNRT_MODEL_SLOT_SIZE 16384u /* bytes per model slot; there are two */
 #endif
-#ifndef BNRT_DTYPE_MASK
-#define BNRT_DTYPE_MASK BNRT_DTYPE_MASK_ALL
+#ifndef BNRT_DTYPE_MASK   /* the dtypes this image runs (BNRT_WITH_<DTYPE>, bnrt.h) */
+#define BNRT_DTYPE_MASK (((BNRT_WITH_F32 ? 1u : 0u) << BNRT_DTYPE_F32) | \
+                         ((BNRT_WITH_S8 ? 1u : 0u) << BNRT_DTYPE_S8) | \
+                         ((BNRT_WITH_S16 ? 1u : 0u) << BNRT_DTYPE_S16))
 #endif
+/* INFO capabilities of this image (spec.CAPABILITIES). */
+#define BNRT_CAPABILITIES ((BNRT_WITH_TRAIN ? BNRT_CAP_TRAIN : 0u) | \
+                           (BNRT_WITH_BOOT_MODEL ? BNRT_CAP_BOOT_MODEL : 0u))
 #ifndef BNRT_LAYOUT_MASK
 #define BNRT_LAYOUT_MASK BNRT_LAYOUT_MASK_ALL
 #endif
@@ -101,9 +106,21 @@ typedef struct {
     uint8_t last_cmd, last_seq;         /* previous request, for repeated commits */
     uint8_t commit_done;                /* the previous request was a successful commit */
     uint32_t load_total, load_crc, load_received;
+#if BNRT_WITH_TRAIN
     bnrt_train_t train;                 /* train-mode BN state (bnrt_train.h) */
+#endif
 } bnrt_cmd_ctx_t;
 
+#if BNRT_WITH_BOOT_MODEL
+/* The model linked into the image (`toolkit build --model`, or any exported
+ * model.c renamed bnrt_boot_model.c): active after every reset until a LOAD
+ * replaces it.  Executed in place from flash. */
+extern const uint8_t bnrt_boot_model[];
+extern const uint32_t bnrt_boot_model_size;
+#endif
+
+/* Zero the context; with BNRT_WITH_BOOT_MODEL the linked model becomes the
+ * active one (if it fails bnrt_model_load, the board starts without a model). */
 void bnrt_cmd_init(bnrt_cmd_ctx_t *ctx);
 
 /* Handle one decoded request frame (header, payload, CRC) and write the
@@ -118,8 +135,40 @@ size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len,
 /* Write a NAK frame (cmd BNRT_NAK, no payload) with `status`; returns its length. */
 size_t bnrt_cmd_nak(uint8_t *resp, size_t resp_cap, uint8_t seq, bnrt_status_t status);
 
+/* ---- serving frames ---- */
+
+/* Everything a protocol server keeps: the command context and one receive
+ * and one transmit frame buffer.  Put it in static memory. */
+typedef struct {
+    bnrt_cmd_ctx_t cmd;
+    uint32_t rx[(BNRT_FRAME_MAX + 3u) / 4u];   /* uint32_t: RUN tensors sit 4-byte aligned */
+    uint32_t tx[(BNRT_FRAME_MAX + 3u) / 4u];
+    bnrt_framer_t framer;
+    uint32_t last_byte_ms;                     /* bnrt_hal_millis() at the last byte */
+} bnrt_server_t;
+
+/* Initialise a server (calls bnrt_cmd_init; not bnrt_hal_init). */
+void bnrt_server_init(bnrt_server_t *s);
+
+/* Make `model` (loaded by the application, e.g. from its exported model.c
+ * in flash) the server's active model, as a boot model is: MODEL_INFO, RUN
+ * and `toolkit verify --no-upload` use it until a LOAD replaces it.  The
+ * blob must stay valid and unchanged. */
+void bnrt_server_use_model(bnrt_server_t *s, const bnrt_model_t *model);
+
+/* Feed one received byte (from a UART interrupt's ring buffer, say).  When it
+ * completes a frame, the answer is sent with bnrt_hal_write() before this
+ * returns.  Returns 1 when a frame was answered, else 0. */
+int bnrt_cmd_feed(bnrt_server_t *s, uint8_t byte);
+
+/* Non-blocking: feed every byte bnrt_hal_read_byte(&b, 0) has ready, answer
+ * the frames they complete, and drop a partial frame that stalled longer than
+ * BNRT_FRAME_TIMEOUT_MS.  Never waits for a byte; call it from the
+ * application's main loop.  Returns the number of bytes consumed. */
+size_t bnrt_cmd_poll(bnrt_server_t *s);
+
 /* The firmware entry point every board's startup calls: bnrt_hal_init(), then
- * serve frames forever. */
+ * serve frames forever (blocking; sleeps while the UART is idle). */
 void bnrt_main(void);
 
 #endif /* BNRT_CMDLOOP_H */

@@ -20,6 +20,9 @@ void bnrt_hal_write(const uint8_t *data, size_t len);
  * under an emulator).  Return 0 forever when the board has none. */
 uint32_t bnrt_hal_counter(void);
 
+/* Milliseconds since start; wraps. */
+uint32_t bnrt_hal_millis(void);
+
 /* Static description of the board, reported by INFO. */
 typedef struct {
     const char *name;        /* the board name from boards/<name>/board.toml */

@@ -102,7 +102,7 @@
 #define BNRT_DTYPE_MASK_ALL 0x0Eu
 #define BNRT_LAYOUT_MASK_ALL 0x03u
 #define BNRT_OP_MASK_ALL 0x0002u
-#define BNRT_INFO_SIZE 22u
+#define BNRT_INFO_SIZE 24u
 #define BNRT_INFO_OFF_PROTOCOL_VERSION 0u  /* 2 byte(s) */
 #define BNRT_INFO_OFF_FIRMWARE_VERSION 2u  /* 2 byte(s) */
 #define BNRT_INFO_OFF_MAX_PAYLOAD 4u  /* 4 byte(s) */
@@ -113,6 +113,9 @@
 #define BNRT_INFO_OFF_OP_MASK 18u  /* 2 byte(s) */
 #define BNRT_INFO_OFF_COUNTER_KIND 20u  /* 1 byte(s) */
 #define BNRT_INFO_OFF_NAME_LENGTH 21u  /* 1 byte(s) */
+#define BNRT_INFO_OFF_CAPABILITIES 22u  /* 2 byte(s) */
+#define BNRT_CAP_TRAIN 0x0001u
+#define BNRT_CAP_BOOT_MODEL 0x0002u
 #define BNRT_LOAD_BEGIN_SIZE 8u
 #define BNRT_LOAD_BEGIN_OFF_TOTAL_SIZE 0u  /* 4 byte(s) */
 #define BNRT_LOAD_BEGIN_OFF_CRC32 4u  /* 4 byte(s) */
@@ -220,12 +223,14 @@
     X(ERR_BATCH, 27, "train-mode BN needs more than one value per channel") \
     X(ERR_UNSUPPORTED, 28, "not supported by this firmware build") \
     X(ERR_TRAIN_STATE, 29, "train-mode request out of order") \
+    X(ERR_NONFINITE, 30, "an f32 parameter is NaN or infinite") \
+    X(ERR_OVERLAP, 31, "two layers' parameter blocks overlap") \
 
 typedef enum {
 #define BNRT_STATUS_ENUM(name, value, msg) BNRT_##name = value,
     BNRT_STATUS_LIST(BNRT_STATUS_ENUM)
 #undef BNRT_STATUS_ENUM
-    BNRT_STATUS_COUNT = 30
+    BNRT_STATUS_COUNT = 32
 } bnrt_status_t;
 
 /* compile-time checks that the sizes above add up */
@@ -233,7 +238,7 @@ typedef enum {
 BNRT_SPEC_ASSERT(hdr_size, BNRT_HDR_SIZE == BNRT_HDR_OFF_STRINGS_SIZE + 4u);
 BNRT_SPEC_ASSERT(layer_size, BNRT_LAYER_SIZE == BNRT_LAYER_OFF_NAME_OFFSET + 4u);
 BNRT_SPEC_ASSERT(layer_align, BNRT_LAYER_SIZE % BNRT_LAYER_TABLE_ALIGN == 0u);
-BNRT_SPEC_ASSERT(info_size, BNRT_INFO_SIZE == BNRT_INFO_OFF_NAME_LENGTH + 1u);
+BNRT_SPEC_ASSERT(info_size, BNRT_INFO_SIZE == BNRT_INFO_OFF_CAPABILITIES + 2u);
 BNRT_SPEC_ASSERT(run_size, BNRT_RUN_SIZE == BNRT_RUN_OFF_COUNT + 4u);
 
 #endif /* BNRT_SPEC_H */

@@ -1,8 +1,9 @@
-# Cortex-M images for the boards in ../boards (kind "qemu" or "serial").
+# Cortex-M images for the boards in ../boards (kind "qemu" or "serial"); a board
+# elsewhere: ARM_BOARDS_DIR=<folder holding <name>/board.toml>.
 #   make -C firmware board BOARD=qemu-mps2-an386   -> $(BUILD)/<board>/firmware.elf, .bin
 #   make -C firmware boards                        -> every Cortex-M board
-# Board settings come from boards/<name>/board.toml through $(BUILD)/<name>/board.mk,
-# which toolkit/boardschema.py generates from the validated TOML (`toolkit build` writes
+# Board settings come from board.toml through $(BUILD)/<name>/board.mk, which
+# toolkit/boardschema.py generates from the validated TOML (`toolkit build` writes
 # it first; here make regenerates it with $(PYTHON) when it is missing or older).
 # Sources: $(CORE_SRCS) (mk/core.mk) + $(LOOP_SRCS) (mk/sim.mk) + the port + the board file.
 ARM_ROOT := $(abspath $(FW_DIR)/..)
@@ -24,8 +25,7 @@ board:
 	$(error set BOARD, one of: $(strip $(ARM_ALL_BOARDS)))
 else ifneq ($(filter board print-kernel-cflags,$(MAKECMDGOALS)),)
 # (Only when `board` is a goal: a BOARD in the environment must not break other targets.)
-ARM_OUT := $(BUILD)/$(BOARD)
-ARM_FRAGMENT := $(ARM_OUT)/board.mk
+ARM_FRAGMENT := $(BUILD)/$(BOARD)/board.mk
 # The fragment names its board.toml (BOARD_TOML), so an edit there regenerates it.
 include $(ARM_FRAGMENT)
 $(ARM_FRAGMENT): $(BOARD_TOML)
@@ -54,6 +54,39 @@ ARM_FPU_FLAGS := -mfpu=$(ARM_FPU) -mfloat-abi=$(ARM_FLOAT_ABI)
 ARM_HAS_FPU := 1
 endif
 
+# Build switches: make variables (bnrt.mk) win over board.toml [build]
+# dtypes / train / protocol (BOARD_BUILD_* in the fragment).  bnrt.mk has already
+# applied its defaults, so only a value that did not come from the command line
+# or environment is replaced.
+space := $(subst ,, )
+ifeq ($(filter command line environment,$(origin BNRT_DTYPES)),)
+ifneq ($(BOARD_BUILD_DTYPES),)
+BNRT_DTYPES := $(BOARD_BUILD_DTYPES)
+endif
+endif
+ifeq ($(filter command line environment,$(origin BNRT_TRAIN)),)
+ifneq ($(BOARD_BUILD_TRAIN),)
+BNRT_TRAIN := $(BOARD_BUILD_TRAIN)
+endif
+endif
+ifeq ($(filter command line environment,$(origin BNRT_PROTOCOL)),)
+ifneq ($(BOARD_BUILD_PROTOCOL),)
+BNRT_PROTOCOL := $(BOARD_BUILD_PROTOCOL)
+endif
+endif
+# Re-derive sources and flags from the switches as they now stand.
+include $(FW_DIR)/bnrt.mk
+CORE_SRCS := $(BNRT_CORE_SRCS)
+CORE_CFLAGS := $(BNRT_CFLAGS) -Wall -Wextra -Werror
+ifneq ($(BNRT_PROTOCOL),1)
+$(error a board image is the protocol server (BNRT_PROTOCOL=1); without it, link the runtime into your own firmware: firmware/bnrt.mk or firmware/CMakeLists.txt, examples/deploy)
+endif
+# A model linked into flash, active at boot (BNRT_BOOT_MODEL_C: a C file from
+# `toolkit export m.bnm -o bnrt_boot_model.c`; `toolkit build --model` makes it).
+BNRT_BOOT_MODEL_C ?=
+# Every configuration other than the default builds into its own folder.
+ARM_VARIANT := $(if $(filter-out f32 s16 s8,$(sort $(BNRT_DTYPES)))$(filter-out 3,$(words $(sort $(BNRT_DTYPES)))),-$(subst $(space),-,$(sort $(BNRT_DTYPES))))$(if $(filter 0,$(BNRT_TRAIN_ON)),-notrain)$(if $(BNRT_BOOT_MODEL_C),-model)
+ARM_OUT ?= $(BUILD)/$(BOARD)$(ARM_VARIANT)
 ARM_OBJDIR := $(ARM_OUT)/obj
 ARM_ARCH_FLAGS := -mcpu=$(ARM_CPU) -mthumb $(ARM_FPU_FLAGS)
 ARM_DEFS := -DBNRT_BOARD_NAME='"$(BOARD)"' \
@@ -69,7 +102,8 @@ ARM_DEFS := -DBNRT_BOARD_NAME='"$(BOARD)"' \
     -DBNRT_COUNTER_KIND=BNRT_COUNTER_$(ARM_COUNTER_KIND) \
     -DBNRT_SEMIHOSTING=$(ARM_SEMIHOSTING) \
     -DBNRT_MAX_PAYLOAD=$(BOARD_BUILD_MAX_PAYLOAD)u \
-    -DBNRT_MODEL_SLOT_SIZE=$(BOARD_BUILD_MODEL_SLOT_SIZE)u
+    -DBNRT_MODEL_SLOT_SIZE=$(BOARD_BUILD_MODEL_SLOT_SIZE)u \
+    -DBNRT_WITH_BOOT_MODEL=$(if $(BNRT_BOOT_MODEL_C),1,0)
 # Recursive (=): CORE_CFLAGS (mk/core.mk) carries part of the arithmetic contract.
 # Kernels are built for speed (-O2: at -Os GCC spills the s8 loop counter to
 # the stack, 15 instead of 7 instructions per element on the M4), the rest for size.
@@ -86,14 +120,16 @@ ARM_LDFLAGS := $(ARM_ARCH_FLAGS) -specs=nano.specs -specs=nosys.specs -nostartfi
 
 ARM_PORT_SRCS := $(ARM_PORTS)/cortex-m/startup.c $(ARM_PORTS)/cortex-m/hal.c \
     $(ARM_PORTS)/$(ARM_DRIVER)/uart.c
+# The board file may live outside this tree (a user's board folder): own rule.
+ARM_BOARD_SRC := $(BOARD_DIR)/board.c
+ARM_BOARD_OBJ := $(ARM_OBJDIR)/boards/$(BOARD)/board.o
 # Recursive (=): CORE_SRCS and LOOP_SRCS come from fragments read after this one.
 ARM_SRCS = $(abspath $(CORE_SRCS) $(LOOP_SRCS)) $(ARM_PORT_SRCS)
-# The board file may live outside this tree: its object has a fixed name.  It
-# comes first, so a mistake there fails the build before anything else compiles.
-ARM_BOARD_OBJ := $(ARM_OBJDIR)/board-file/board.o
-ARM_OBJS = $(ARM_BOARD_OBJ) $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS))
+# The board file comes first: a mistake there fails before anything else compiles.
+ARM_OBJS = $(ARM_BOARD_OBJ) $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS)) \
+    $(if $(BNRT_BOOT_MODEL_C),$(ARM_OBJDIR)/boot_model.o)
 # Any change to the board, the port or this file rebuilds everything.
-ARM_CONFIG := $(ARM_FRAGMENT) $(FW_DIR)/mk/arm.mk $(ARM_PORTS)/cortex-m/cortex-m.ld
+ARM_CONFIG := $(ARM_FRAGMENT) $(FW_DIR)/mk/arm.mk $(FW_DIR)/bnrt.mk $(ARM_PORTS)/cortex-m/cortex-m.ld
 
 board: $(ARM_OUT)/firmware.elf $(ARM_OUT)/firmware.bin
 
@@ -109,9 +145,13 @@ $(ARM_OBJDIR)/%.o: $(ARM_ROOT)/%.c $(ARM_CONFIG)
 	@echo "  CC    $(BOARD)  $(patsubst $(ARM_ROOT)/%,%,$<)"
 	@$(ARM_CC) $(ARM_CFLAGS) $(call arm_opt,$<) -MMD -MP -c $< -o $@
 
-$(ARM_BOARD_OBJ): $(BOARD_DIR)/board.c $(ARM_CONFIG)
+$(ARM_OBJDIR)/boot_model.o: $(BNRT_BOOT_MODEL_C) $(ARM_CONFIG)
 	@mkdir -p $(@D)
-	@echo "  CC    $(BOARD)  $<"
+	@echo "  CC    $(BOARD)  boot model $(notdir $<)"
+	@$(ARM_CC) $(ARM_CFLAGS) $(ARM_OPT) -c $< -o $@
+$(ARM_BOARD_OBJ): $(ARM_BOARD_SRC) $(ARM_CONFIG)
+	@mkdir -p $(@D)
+	@echo "  CC    $(BOARD)  board.c"
 	@$(ARM_CC) $(ARM_CFLAGS) $(ARM_OPT) -MMD -MP -c $< -o $@
 
 # The flags the kernels of this board build with (used by `toolkit bench`).

@@ -9,11 +9,10 @@
 #   make arm-size   compile the core for Cortex-M3/M4F/M7 (-Os) and print sizes
 
 CORE_INC := $(FW_DIR)/include
-CORE_SRCS := $(addprefix $(FW_DIR)/src/,status.c crc32.c model.c kernels/kernel_args.c \
-    kernels/bn_affine_f32.c kernels/bn_affine_s8.c kernels/bn_affine_s16.c)
+# Sources and flags follow the build switches (bnrt.mk).
+CORE_SRCS := $(BNRT_CORE_SRCS)
 CORE_HDRS := $(wildcard $(CORE_INC)/*.h) $(FW_DIR)/src/kernels/kernel_args.h
-CORE_CFLAGS := -std=c99 -Wall -Wextra -Werror -ffp-contract=off -fno-strict-aliasing \
-    -I$(CORE_INC)
+CORE_CFLAGS := $(BNRT_CFLAGS) -Wall -Wextra -Werror
 # Extra warnings for the core's own builds (not imposed on other fragments).
 CORE_STRICT := -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wcast-qual
 

@@ -3,8 +3,8 @@
 #
 # LOOP_SRCS is what every board build needs besides CORE_SRCS (mk/core.mk)
 # and its own HAL: the command loop and the framing, plain C99, no POSIX.
-LOOP_SRCS := $(FW_DIR)/src/cmdloop.c $(FW_DIR)/src/cobs.c
-LOOP_SRCS += $(FW_DIR)/src/cmd_train.c $(FW_DIR)/src/kernels/bn_train_f32.c
+# (BNRT_PROTOCOL_SRCS: bnrt.mk, with or without training.)
+LOOP_SRCS := $(BNRT_PROTOCOL_SRCS)
 
 SIM_CC ?= gcc
 SIM_SRCS := $(FW_DIR)/ports/host/main.c $(FW_DIR)/ports/host/hal_host.c

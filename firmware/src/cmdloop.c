@@ -47,6 +47,10 @@ size_t bnrt_cmd_nak(uint8_t *resp, size_t resp_cap, uint8_t seq, bnrt_status_t s
 void bnrt_cmd_init(bnrt_cmd_ctx_t *ctx)
 {
     memset(ctx, 0, sizeof *ctx);
+#if BNRT_WITH_BOOT_MODEL
+    ctx->has_model = (uint8_t)(bnrt_model_load(&ctx->model, bnrt_boot_model,
+                                               bnrt_boot_model_size) == BNRT_OK);
+#endif
 }
 
 static uint8_t *upload_slot(bnrt_cmd_ctx_t *ctx)
@@ -66,15 +70,16 @@ typedef struct {
 
 static bnrt_status_t cmd_info(io_t *io)
 {
-    size_t name_len = bnrt_board.name != NULL ? strlen(bnrt_board.name) : 0;
+    size_t name_len = 0;
     uint8_t *o = io->out;
 
     if (io->n != 0)
         return BNRT_ERR_FRAME_FORMAT;
     if (io->room < BNRT_INFO_SIZE)
         return BNRT_ERR_FRAME_SIZE;
-    if (name_len > 255u)
-        name_len = 255u;
+    /* Bounded own loop: no unbounded scan, and no libc strlen (220 bytes on Armv7-M). */
+    while (bnrt_board.name != NULL && name_len < 255u && bnrt_board.name[name_len] != '\0')
+        name_len++;
     if (name_len > io->room - BNRT_INFO_SIZE)
         name_len = io->room - BNRT_INFO_SIZE;
     wr16(o + BNRT_INFO_OFF_PROTOCOL_VERSION, BNRT_PROTOCOL_VERSION);
@@ -87,6 +92,7 @@ static bnrt_status_t cmd_info(io_t *io)
     wr16(o + BNRT_INFO_OFF_OP_MASK, BNRT_OP_MASK);
     o[BNRT_INFO_OFF_COUNTER_KIND] = bnrt_board.counter_kind;
     o[BNRT_INFO_OFF_NAME_LENGTH] = (uint8_t)name_len;
+    wr16(o + BNRT_INFO_OFF_CAPABILITIES, BNRT_CAPABILITIES);
     if (name_len != 0)
         memcpy(o + BNRT_INFO_SIZE, bnrt_board.name, name_len);
     io->out_len = BNRT_INFO_SIZE + name_len;
@@ -254,12 +260,18 @@ static bnrt_status_t dispatch(bnrt_cmd_ctx_t *ctx, uint8_t cmd, uint8_t seq, io_
     case BNRT_CMD_LOAD_COMMIT: return cmd_load_commit(ctx, io, seq);
     case BNRT_CMD_RUN: return cmd_run(ctx, io);
     case BNRT_CMD_MODEL_INFO: return cmd_model_info(ctx, io);
+#if BNRT_WITH_TRAIN
     case BNRT_CMD_TRAIN: return bnrt_cmd_train(&ctx->train, io->p, io->n, io->out, io->room, &io->out_len);
     case BNRT_CMD_STATS: return bnrt_cmd_stats(&ctx->train, io->p, io->n, io->out, io->room, &io->out_len);
     case BNRT_CMD_FREEZE:
         return bnrt_cmd_freeze(&ctx->train, ctx->has_model ? &ctx->model : NULL,
                                (uint8_t *)ctx->slot[ctx->active], io->p, io->n, io->out,
                                io->room, &io->out_len);
+#else
+    case BNRT_CMD_TRAIN:
+    case BNRT_CMD_STATS:
+    case BNRT_CMD_FREEZE: return BNRT_ERR_UNSUPPORTED;
+#endif
     case BNRT_CMD_RESET:
         if (io->n != 0)
             return BNRT_ERR_FRAME_FORMAT;
@@ -318,34 +330,66 @@ static void send_frame(const uint8_t *frame, size_t len)
     bnrt_hal_write(&delimiter, 1);
 }
 
-void bnrt_main(void)
+void bnrt_server_init(bnrt_server_t *s)
 {
-    static bnrt_cmd_ctx_t ctx;
-    /* uint32_t storage: RUN tensors sit at 4-byte-aligned offsets of these. */
-    static uint32_t rx[(BNRT_FRAME_MAX + 3u) / 4u];
-    static uint32_t tx[(BNRT_FRAME_MAX + 3u) / 4u];
-    bnrt_framer_t framer;
+    bnrt_cmd_init(&s->cmd);
+    bnrt_framer_init(&s->framer, (uint8_t *)s->rx, BNRT_FRAME_MAX);
+    s->last_byte_ms = 0;
+}
+
+void bnrt_server_use_model(bnrt_server_t *s, const bnrt_model_t *model)
+{
+    s->cmd.model = *model;
+    s->cmd.has_model = (uint8_t)(model->blob != NULL);   /* NULL: it failed to load */
+    s->cmd.loading = 0;
+}
+
+int bnrt_cmd_feed(bnrt_server_t *s, uint8_t byte)
+{
     bnrt_status_t error = BNRT_OK;
     size_t len = 0, n;
+    const int event = bnrt_framer_push(&s->framer, byte, &len, &error);
+
+    if (event == BNRT_FRAMER_FRAME)
+        n = bnrt_cmd_handle(&s->cmd, (const uint8_t *)s->rx, len, (uint8_t *)s->tx, sizeof s->tx);
+    else if (event == BNRT_FRAMER_ERROR)
+        n = bnrt_cmd_nak((uint8_t *)s->tx, sizeof s->tx,
+                         len > BNRT_FRAME_OFF_SEQ ? ((uint8_t *)s->rx)[BNRT_FRAME_OFF_SEQ] : 0, error);
+    else
+        return 0;
+    send_frame((const uint8_t *)s->tx, n);
+    return 1;
+}
+
+size_t bnrt_cmd_poll(bnrt_server_t *s)
+{
+    size_t count = 0;
     uint8_t byte;
-    int event;
+
+    while (bnrt_hal_read_byte(&byte, 0)) {
+        s->last_byte_ms = bnrt_hal_millis();
+        bnrt_cmd_feed(s, byte);
+        count++;
+    }
+    if (count == 0 && bnrt_framer_busy(&s->framer) &&
+        (uint32_t)(bnrt_hal_millis() - s->last_byte_ms) >= BNRT_FRAME_TIMEOUT_MS)
+        bnrt_framer_reset(&s->framer);   /* the sender stalled mid-frame */
+    return count;
+}
+
+void bnrt_main(void)
+{
+    static bnrt_server_t server;
+    uint8_t byte;
 
     bnrt_hal_init();
-    bnrt_cmd_init(&ctx);
-    bnrt_framer_init(&framer, (uint8_t *)rx, BNRT_FRAME_MAX);
+    bnrt_server_init(&server);
     for (;;) {
         if (!bnrt_hal_read_byte(&byte, BNRT_FRAME_TIMEOUT_MS)) {
-            if (bnrt_framer_busy(&framer))
-                bnrt_framer_reset(&framer);   /* the sender stalled mid-frame */
+            if (bnrt_framer_busy(&server.framer))
+                bnrt_framer_reset(&server.framer);   /* the sender stalled mid-frame */
             continue;
         }
-        event = bnrt_framer_push(&framer, byte, &len, &error);
-        if (event == BNRT_FRAMER_FRAME)
-            n = bnrt_cmd_handle(&ctx, (const uint8_t *)rx, len, (uint8_t *)tx, sizeof tx);
-        else if (event == BNRT_FRAMER_ERROR)
-            n = bnrt_cmd_nak((uint8_t *)tx, sizeof tx, len > BNRT_FRAME_OFF_SEQ ? ((uint8_t *)rx)[BNRT_FRAME_OFF_SEQ] : 0, error);
-        else
-            continue;
-        send_frame((const uint8_t *)tx, n);
+        bnrt_cmd_feed(&server, byte);
     }
 }

@@ -54,7 +54,15 @@ static bnrt_status_t check_quant(const uint8_t *e, const uint8_t *params, uint32
     const uint32_t zout = rd32(e + BNRT_LAYER_OFF_OUT_ZERO_POINT);
     uint32_t c;
     if (dtype == BNRT_DTYPE_F32) {
-        return shift == 0u ? BNRT_OK : BNRT_ERR_QUANT;
+        if (shift != 0u) {
+            return BNRT_ERR_QUANT;
+        }
+        for (c = 0; c < 2u * channels; c++) {   /* a[C] then b[C]: exponent all ones = inf/NaN */
+            if (((rd32(params + 4u * c) >> 23) & 0xFFu) == 0xFFu) {
+                return BNRT_ERR_NONFINITE;
+            }
+        }
+        return BNRT_OK;
     }
     if (!finite_positive(rd32(e + BNRT_LAYER_OFF_IN_SCALE))
         || !finite_positive(rd32(e + BNRT_LAYER_OFF_OUT_SCALE))) {
@@ -198,10 +206,21 @@ bnrt_status_t bnrt_model_load(bnrt_model_t *model, const uint8_t *blob, size_t s
         return BNRT_ERR_HEADER;
     }
     for (i = 0; i < count; i++) {
-        const bnrt_status_t st = check_layer(blob, blob + layers + i * BNRT_LAYER_SIZE,
-                                             layers_end, limit, strings);
+        const uint8_t *e = blob + layers + i * BNRT_LAYER_SIZE;
+        const bnrt_status_t st = check_layer(blob, e, layers_end, limit, strings);
+        uint32_t j, start, end;
         if (st != BNRT_OK) {
             return st;
+        }
+        /* checked above: start + size <= limit <= n, so the ends cannot wrap */
+        start = rd32(e + BNRT_LAYER_OFF_PARAMS_OFFSET);
+        end = start + rd32(e + BNRT_LAYER_OFF_PARAMS_SIZE);
+        for (j = 0; j < i; j++) {               /* each layer against the earlier ones */
+            const uint8_t *f = blob + layers + j * BNRT_LAYER_SIZE;
+            const uint32_t s0 = rd32(f + BNRT_LAYER_OFF_PARAMS_OFFSET);
+            if (start < s0 + rd32(f + BNRT_LAYER_OFF_PARAMS_SIZE) && s0 < end) {
+                return BNRT_ERR_OVERLAP;
+            }
         }
     }
     model->blob = blob;
@@ -252,24 +271,40 @@ static bnrt_status_t run_kernel(const bnrt_layer_t *l, uint32_t c0, uint32_t cha
 {
     const uint32_t C = l->channels;
     const void *p = l->params;   /* 8-byte aligned (checked by the parser) */
+    /* A dtype compiled out (BNRT_WITH_<DTYPE>=0) is valid in a file but
+     * cannot run in this image: ERR_UNSUPPORTED. */
+    (void)C;
+    (void)p;
     switch (l->dtype) {
     case BNRT_DTYPE_F32: {
+#if BNRT_WITH_F32
         const float *a = (const float *)(const void *)PARAM_ARRAY(p, C, F32, A);
         const float *b = (const float *)(const void *)PARAM_ARRAY(p, C, F32, B);
         return bnrt_bn_affine_f32((const float *)in, (float *)out, batch, channels, spatial,
                                   l->layout, a + c0, b + c0, l->flags);
+#else
+        return BNRT_ERR_UNSUPPORTED;
+#endif
     }
     case BNRT_DTYPE_S8: {
+#if BNRT_WITH_S8
         const int32_t *mult = (const int32_t *)(const void *)PARAM_ARRAY(p, C, S8, MULT);
         const int32_t *bias = (const int32_t *)(const void *)PARAM_ARRAY(p, C, S8, BIAS);
         return bnrt_bn_affine_s8((const int8_t *)in, (int8_t *)out, batch, channels, spatial,
                                  l->layout, mult + c0, bias + c0, l->shift);
+#else
+        return BNRT_ERR_UNSUPPORTED;
+#endif
     }
     case BNRT_DTYPE_S16: {
+#if BNRT_WITH_S16
         const int64_t *bias = (const int64_t *)(const void *)PARAM_ARRAY(p, C, S16, BIAS);
         const int32_t *mult = (const int32_t *)(const void *)PARAM_ARRAY(p, C, S16, MULT);
         return bnrt_bn_affine_s16((const int16_t *)in, (int16_t *)out, batch, channels,
                                   spatial, l->layout, mult + c0, bias + c0, l->shift);
+#else
+        return BNRT_ERR_UNSUPPORTED;
+#endif
     }
     default:
         return BNRT_ERR_DTYPE;

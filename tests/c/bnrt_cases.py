@@ -17,8 +17,8 @@ def random_layer(rng: np.random.Generator, dtype: str, layout: str, channels: in
             v = np.where(rng.random(channels) < 0.7, rng.choice([lo, hi, 0, 1, -1], channels), v)
         return v.astype(dt)
     if dtype == "f32":
-        return LayerBlob("f32", layout, channels, {"a": random_f32(rng, channels),
-                                                    "b": random_f32(rng, channels)}, fused=fused)
+        return LayerBlob("f32", layout, channels, {"a": finite_f32(rng, channels),
+                                                    "b": finite_f32(rng, channels)}, fused=fused)
     if dtype == "s8":
         # |bias| = 2^30 exactly is left out: with |q*mult| = 2^30 the sum is
         # +-2^31, which reference.bn_affine_int refuses (spec issue, see
@@ -45,6 +45,12 @@ def random_f32(rng: np.random.Generator, n: int) -> np.ndarray:
     ints = rng.integers(-4096, 4096, n).astype(np.float32)
     big_even = (rng.integers(2**23, 2**24, n) * 2 * rng.choice([-1, 1], n)).astype(np.float32)
     return np.choose(kind, [normal, bits, ints, big_even]).astype(np.float32)
+
+
+def finite_f32(rng: np.random.Generator, n: int) -> np.ndarray:
+    """random_f32 without NaN and infinity (the parsers refuse them as parameters)."""
+    v = random_f32(rng, n)
+    return np.where(np.isfinite(v), v, np.float32(0.5)).astype(np.float32)
 
 
 def random_input(rng: np.random.Generator, dtype: str, shape) -> np.ndarray:

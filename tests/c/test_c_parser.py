@@ -2,6 +2,7 @@
 name, for valid files, golden files and every truncation / bit flip."""
 from __future__ import annotations
 
+import json
 import zlib
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from toolkit.format import spec
 from toolkit.format.reader import FormatError, read_model, validation_status
 from toolkit.format.writer import LayerBlob, write_model
 
-GOLDEN = sorted((Path(__file__).resolve().parents[1] / "golden").glob("*.bnm"))
+GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN = sorted(GOLDEN_DIR.glob("*.bnm"))
 
 
 def c_status(rt, blob: bytes) -> str:
@@ -85,6 +87,58 @@ def test_writer_output_is_accepted_and_decoded_alike(rt, seed, n, names):
 def test_golden_files(rt, path):
     blob = path.read_bytes()
     assert c_status(rt, blob) == validation_status(blob) == "OK"
+
+
+REJECTED = json.loads((GOLDEN_DIR / "golden.json").read_text())["rejected"]
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_rejected_golden_files(rt, name):
+    blob = (GOLDEN_DIR / "rejected" / name).read_bytes()
+    assert c_status(rt, blob) == validation_status(blob) == REJECTED[name]
+
+
+@pytest.mark.parametrize("bits", [0x7F800000, 0xFF800000, 0x7FC00000, 0xFFFFFFFF, 0x7F800001])
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
+def test_nonfinite_f32_parameters_are_refused(rt, bits, index):
+    """a[0], a[1], b[0], b[1] of the 2-channel f32 layer set to inf/NaN; the
+    largest finite float stays accepted."""
+    blob = bytearray(small_model())
+    off = read_params_offset(blob, 0) + 4 * index
+    blob[off:off + 4] = bits.to_bytes(4, "little")
+    case = with_crc(blob)
+    assert c_status(rt, case) == validation_status(case) == "ERR_NONFINITE"
+    blob[off:off + 4] = (0x7F7FFFFF).to_bytes(4, "little")
+    case = with_crc(blob)
+    assert c_status(rt, case) == validation_status(case) == "OK"
+
+
+def read_params_offset(blob, layer: int) -> int:
+    h = dict(zip(spec.HEADER_FIELDS, spec.HEADER.unpack_from(blob)))
+    e = dict(zip(spec.LAYER_FIELDS, spec.LAYER.unpack_from(blob, h["layers_offset"] + layer * spec.LAYER_SIZE)))
+    return e["params_offset"]
+
+
+def test_overlapping_parameter_blocks_are_refused(rt):
+    """Two layers of the same size: every 8-aligned start of layer 1 inside
+    layer 0's block or touching its end; touching is fine, overlapping is not."""
+    layers = [LayerBlob("s8", "nchw", 4, {"mult": np.int32([1, 2, 3, 4]), "bias": np.int32([0, 1, 2, 3])},
+                        in_scale=1.0, out_scale=1.0, shift=0) for _ in range(2)]
+    blob = write_model(layers)
+    h = dict(zip(spec.HEADER_FIELDS, spec.HEADER.unpack_from(blob)))
+    base1 = h["layers_offset"] + spec.LAYER_SIZE
+    o0, size = read_params_offset(blob, 0), 4 * 8
+    seen = {}
+    for start in range(o0, o0 + size + 8, 8):
+        b = bytearray(blob)
+        e = dict(zip(spec.LAYER_FIELDS, spec.LAYER.unpack_from(b, base1)))
+        e["params_offset"] = start
+        spec.LAYER.pack_into(b, base1, *(e[f] for f in spec.LAYER_FIELDS))
+        case = with_crc(b)
+        want = "ERR_OVERLAP" if start < o0 + size and o0 < start + size else None
+        seen[start] = c_status(rt, case)
+        assert seen[start] == validation_status(case) == (want or "OK"), start
+    assert seen[o0 + size] == "OK" and list(seen.values()).count("ERR_OVERLAP") == size // 8
 
 
 def test_every_truncation(rt):

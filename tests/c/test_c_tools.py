@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +15,9 @@ from test_c_kernels import expected, tensor_shape
 from test_c_parser import small_model, with_crc
 from toolkit.format.reader import validation_status
 from toolkit.format.writer import write_model
+from toolkit.resources import firmware_dir
 
-FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
+FIRMWARE = firmware_dir()
 NP = {"f32": np.float32, "s8": np.int8, "s16": np.int16}
 
 

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from toolkit import runtime
+from toolkit.resources import firmware_dir
 
 STRUCTS = {"bnrt_model_t": runtime._Model, "bnrt_layer_t": runtime._Layer}
 
@@ -28,7 +29,7 @@ def c_layout(tmp_path_factory) -> dict[str, int]:
            "int main(void) {\n" + "\n".join(lines) + "\nreturn 0;\n}\n")
     d = tmp_path_factory.mktemp("probe")
     (d / "probe.c").write_text(src)
-    inc = runtime.FIRMWARE_DIR / "include"
+    inc = firmware_dir() / "include"
     build = subprocess.run([cc, "-std=c99", "-I", str(inc), "-o", str(d / "probe"), str(d / "probe.c")],
                            capture_output=True, text=True, timeout=60)
     assert build.returncode == 0, build.stderr   # a field the C struct lacks fails here
@@ -47,7 +48,7 @@ def test_ctypes_mirror_matches_header(c_layout, cname):
 def test_ctypes_mirror_names_every_c_field():
     """Every member of the C struct is in the mirror (a missing one changes no offset
     when it sits at the end, so compare the member lists from the header text)."""
-    text = (runtime.FIRMWARE_DIR / "include" / "bnrt.h").read_text()
+    text = (firmware_dir() / "include" / "bnrt.h").read_text()
     for cname, mirror in STRUCTS.items():
         body = re.search(r"typedef struct \{([^}]*)\}\s*" + cname + ";", text).group(1)
         members = re.findall(r"(\w+)\s*;", re.sub(r"/\*.*?\*/", "", body, flags=re.S))

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import ctypes
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from toolkit.format import spec
 from toolkit.reference import fma_f32
+from toolkit.resources import firmware_dir
 
-FW = Path(__file__).resolve().parents[2] / "firmware"
+FW = firmware_dir()
 
 
 @pytest.fixture(scope="module")

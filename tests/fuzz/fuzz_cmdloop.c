@@ -28,6 +28,7 @@ void bnrt_hal_init(void) {}
 int bnrt_hal_read_byte(uint8_t *byte, uint32_t timeout_ms) { (void)byte; (void)timeout_ms; return 0; }
 void bnrt_hal_write(const uint8_t *data, size_t len) { (void)data; (void)len; }
 uint32_t bnrt_hal_counter(void) { return fake_ticks += 7u; }
+uint32_t bnrt_hal_millis(void) { return fake_ticks; }
 const bnrt_board_t bnrt_board = {"fuzz", 0u, BNRT_COUNTER_NONE};
 
 static bnrt_cmd_ctx_t ctx;

@@ -6,16 +6,20 @@
 Used by the C parser tests and as fuzz seeds.  golden.json describes each
 file: its layers (dtype, layout, channels, flags, quantization fields, name)
 and parameters, so a test can check a parser without the Python reader.
+rejected/*.bnm are copies with a valid CRC that every reader must refuse with
+the status golden.json lists under "rejected".
 """
 from __future__ import annotations
 
 import json
+import struct
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from toolkit.format import spec
+from toolkit.format.cheader import field_offsets
 from toolkit.format.writer import LayerBlob, write_model
 
 GENERATOR = "tests/golden/make_golden.py"
@@ -67,6 +71,31 @@ def describe(layers: list[LayerBlob]) -> list[dict]:
     return out
 
 
+def _edit(blob: bytes, edits) -> bytes:
+    """Apply (offset, struct format, value) edits and fix the CRC."""
+    b = bytearray(blob)
+    for off, fmt, value in edits:
+        struct.pack_into(fmt, b, off, value)
+    struct.pack_into("<I", b, spec.CRC_OFFSET, spec.file_crc(bytes(b)))
+    return bytes(b)
+
+
+def rejected() -> dict[str, tuple[bytes, str]]:
+    """{file name: (blob, expected status)}: f32_nchw_named (5 then 3 channels)
+    with a non-finite parameter or overlapping parameter blocks."""
+    blob = write_model(golden_layers()["f32_nchw_named"])
+    h = dict(zip(spec.HEADER_FIELDS, spec.HEADER.unpack_from(blob)))
+    entry = [h["layers_offset"] + i * spec.LAYER_SIZE for i in range(2)]
+    off = [spec.LAYER.unpack_from(blob, e)[spec.LAYER_FIELDS.index("params_offset")] for e in entry]
+    field = entry[1] + {n: o for n, o, _ in field_offsets(spec.LAYER, spec.LAYER_FIELDS)}["params_offset"]
+    return {
+        "nonfinite_nan_b.bnm": (_edit(blob, [(off[1] + 4 * 3, "<I", 0x7FC00000)]), "ERR_NONFINITE"),
+        "nonfinite_neg_inf_a.bnm": (_edit(blob, [(off[0] + 4 * 4, "<I", 0xFF800000)]), "ERR_NONFINITE"),
+        "overlap_same_offset.bnm": (_edit(blob, [(field, "<I", off[0])]), "ERR_OVERLAP"),
+        "overlap_partial.bnm": (_edit(blob, [(field, "<I", off[0] + 16)]), "ERR_OVERLAP"),
+    }
+
+
 def render() -> dict[str, bytes]:
     files, index = {}, {"generator": GENERATOR, "generator_version": GENERATOR_VERSION,
                         "format_version": f"{spec.VERSION_MAJOR}.{spec.VERSION_MINOR}", "files": {}}
@@ -75,6 +104,10 @@ def render() -> dict[str, bytes]:
         files[f"{stem}.bnm"] = blob
         index["files"][f"{stem}.bnm"] = {"size": len(blob), "crc32": spec.file_crc(blob),
                                          "layers": describe(layers)}
+    index["rejected"] = {}
+    for name, (blob, status) in rejected().items():
+        files[f"rejected/{name}"] = blob
+        index["rejected"][name] = status
     files["golden.json"] = (json.dumps(index, indent=1) + "\n").encode()
     return files
 
@@ -88,6 +121,7 @@ def main(argv=None) -> int:
         for n in stale:
             print(f"stale: tests/golden/{n}")
         return 1 if stale else 0
+    (HERE / "rejected").mkdir(exist_ok=True)
     for n, data in files.items():
         (HERE / n).write_bytes(data)
         print(f"wrote tests/golden/{n} ({len(data)} bytes)")

@@ -12,7 +12,7 @@ import toolkit.firmware_build  # noqa: F401
 import toolkit.launchers.micropython  # noqa: F401
 import toolkit.launchers.qemu  # noqa: F401
 import toolkit.protocol.client  # noqa: F401
-from toolkit import boards as boards_mod
+from toolkit.resources import boards_dir
 
 pytest_plugins = ["pytester"]
 
@@ -33,7 +33,7 @@ def test_info_again(bnrt_board):
 
 
 def _broken_board(root):
-    src = boards_mod.BOARDS_DIR / "qemu-mps2-an385"
+    src = boards_dir() / "qemu-mps2-an385"
     folder = root / "broken-an385"
     folder.mkdir(parents=True)
     toml = (src / "board.toml").read_text().replace('"qemu-mps2-an385"', '"broken-an385"', 1)
@@ -45,8 +45,8 @@ def _broken_board(root):
 @needs_cross
 def test_syntax_error_in_a_board_file_fails_not_skips(pytester, tmp_path, monkeypatch):
     _broken_board(tmp_path / "boards")
-    monkeypatch.setattr(boards_mod, "BOARDS_DIR", tmp_path / "boards")
-    monkeypatch.setenv("BUILD", str(tmp_path / "build"))
+    monkeypatch.setenv("BNRT_BOARDS_PATH", str(tmp_path / "boards"))
+    monkeypatch.setenv("BNRT_BUILD_DIR", str(tmp_path / "build"))
     pytester.makepyfile(test_broken=HIL_TEST)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:labgrid")
     result.assert_outcomes(errors=2)
@@ -77,15 +77,15 @@ def test_info(bnrt_board):
 def test_board_that_does_not_start_is_an_error(pytester, tmp_path, monkeypatch):
     """The MicroPython unix port rejects the heap size and exits: every test
     on that board errors with the launcher's message."""
-    src = boards_mod.BOARDS_DIR / "micropython-unix" / "board.toml"
+    src = boards_dir() / "micropython-unix" / "board.toml"
     folder = tmp_path / "boards" / "dead-mpy"
     folder.mkdir(parents=True)
     text = src.read_text().replace('"micropython-unix"', '"dead-mpy"', 1)
     text, n = re.subn(r'(?m)^heapsize = "[^"]*"', 'heapsize = "not-a-size"', text)
     assert n == 1
     (folder / "board.toml").write_text(text)
-    monkeypatch.setattr(boards_mod, "BOARDS_DIR", tmp_path / "boards")
-    monkeypatch.setenv("BUILD", str(tmp_path / "build"))
+    monkeypatch.setenv("BNRT_BOARDS_PATH", str(tmp_path / "boards"))
+    monkeypatch.setenv("BNRT_BUILD_DIR", str(tmp_path / "build"))
     pytester.makepyfile(test_dead="""
 import pytest
 
@@ -100,11 +100,11 @@ def test_info(bnrt_board):
 
 
 def test_board_toml_schema_error_stops_the_run_naming_the_key(pytester, tmp_path, monkeypatch):
-    src = boards_mod.BOARDS_DIR / "host-sim" / "board.toml"
+    src = boards_dir() / "host-sim" / "board.toml"
     folder = tmp_path / "boards" / "host-sim"
     folder.mkdir(parents=True)
     (folder / "board.toml").write_text(src.read_text().replace("[counter]", "[counter]\nhertz = 5"))
-    monkeypatch.setattr(boards_mod, "BOARDS_DIR", tmp_path / "boards")
+    monkeypatch.setenv("BNRT_BOARDS_PATH", str(tmp_path / "boards"))
     pytester.makepyfile(test_any="""
 def test_info(bnrt_board):
     pass

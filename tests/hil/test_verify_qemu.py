@@ -46,3 +46,31 @@ def test_verify_on_a_running_board_names_it(tmp_path):
     result = json.loads(report.read_text())
     assert result["board"] == "qemu-mps2-an500"
     assert all(layer["bit_exact"] for layer in result["layers"])
+
+
+@pytest.mark.parametrize("board", ["qemu-mps2-an385", "qemu-mps2-an386"])
+def test_nan_and_inf_inputs_meet_the_contract(board):
+    """docs/format.md "NaN and infinity": NaN in gives NaN out (any NaN), inf*0
+    gives NaN; the M3's soft float and the M4F's default NaN return other NaN
+    bits than torch, and verify passes them while counting no mismatch."""
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from toolkit.verify.run import verify
+
+    bn = nn.BatchNorm2d(3).eval()
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([1.5, 0.0, -2.0]))     # channel 1: a = 0, so inf * 0
+        bn.running_mean.copy_(torch.tensor([0.25, -1.0, 3.0]))
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    x[:, :, 0, 0] = np.float32(np.inf)
+    x[:, :, 0, 1] = -np.float32(np.inf)
+    x[:, :, 1, 0] = np.frombuffer(np.uint32(0x7FC01234).tobytes(), np.float32)[0]   # NaN with a payload
+    x[:, :, 1, 1] = -np.float32(np.nan)
+    rep = verify(nn.Sequential(bn), x, dtype="f32", board=board)
+    (e,) = rep["layers"]
+    assert e["pass"] and e["bit_exact"] and e["nan_mismatch"] == 0, e
+    with torch.no_grad():
+        want = bn(torch.from_numpy(x)).numpy()
+    assert np.isnan(want[:, 1, 0, :2]).all()                   # torch: inf * 0 is NaN

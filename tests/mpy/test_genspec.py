@@ -1,8 +1,9 @@
 """micropython/bnrt_spec.py is generated from spec.py and must not be stale."""
 import importlib.util
-from pathlib import Path
 
-GEN = Path(__file__).resolve().parents[2] / "micropython" / "genspec.py"
+from toolkit.resources import micropython_dir
+
+GEN = micropython_dir() / "genspec.py"
 
 
 def test_generated_constants_are_current():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from pathlib import Path
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from toolkit.format.writer import LayerBlob, write_model
 from toolkit.launchers import micropython as mp_launcher
 
 from mpy_helpers import needs_micropython, run_mpy
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+REJECTED = json.loads((GOLDEN / "golden.json").read_text())["rejected"]
 
 pytestmark = needs_micropython
 
@@ -40,6 +44,12 @@ def _layer_field(blob: bytes, layer: int, field: str, value) -> bytes:
     fields[field] = value
     spec.LAYER.pack_into(b, base, *fields.values())
     return _recrc(b)
+
+
+def _read_field(blob: bytes, layer: int, field: str):
+    h = dict(zip(spec.HEADER_FIELDS, spec.HEADER.unpack_from(blob)))
+    base = h["layers_offset"] + layer * spec.LAYER_SIZE
+    return dict(zip(spec.LAYER_FIELDS, spec.LAYER.unpack_from(blob, base)))[field]
 
 
 def _header_field(blob: bytes, field: str, value) -> bytes:
@@ -86,6 +96,12 @@ def _corruptions(blob: bytes):
     for dtype, key, bad in (("s8", "mult", 2 ** 23 + 1), ("s8", "bias", -(2 ** 30) - 1),
                             ("s16", "bias", 2 ** 62 + 1)):
         yield f"{dtype} {key} out of range", write_model(_layers(**{f"{dtype}_{key}": bad}))
+    for name in sorted(REJECTED):
+        yield f"golden rejected/{name}", (GOLDEN / "rejected" / name).read_bytes()
+    l0, l2 = (_read_field(blob, i, "params_offset") for i in (0, 2))
+    yield "layer 2 params over layer 0's", _layer_field(blob, 2, "params_offset", l0)
+    yield "layer 2 params right after layer 0's", _layer_field(blob, 2, "params_offset", l0 + 16)
+    yield "layer 0 params over layer 2's", _layer_field(blob, 0, "params_offset", l2)
     yield "version", _header_field(blob, "major", spec.VERSION_MAJOR + 1)
     yield "magic", _header_field(blob, "magic", b"BNMX")
 
@@ -115,3 +131,6 @@ def test_same_status_as_reader(tmp_path):
     assert want[0] == "OK" and len(set(want)) > 12      # the cases reach many different checks
     mismatches = [(label, w, g) for (label, _), w, g in zip(cases, want, got) if w != g]
     assert not mismatches, mismatches
+    for (label, _), g in zip(cases, got):
+        if label.startswith("golden rejected/"):
+            assert g == REJECTED[label.split("/", 1)[1]]

@@ -13,8 +13,9 @@ import pytest
 from toolkit import reference
 from toolkit.format.writer import LayerBlob, write_model
 from toolkit.launchers import micropython as mp_launcher
+from toolkit.resources import build_dir, micropython_dir
 
-PKG = mp_launcher.build_root() / "mpy-wasm" / "node_modules" / "@micropython" / \
+PKG = build_dir() / "mpy-wasm" / "node_modules" / "@micropython" / \
     "micropython-webassembly-pyscript" / "micropython.mjs"
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not PKG.is_file() or shutil.which("mpy-cross") is None,
@@ -65,7 +66,7 @@ def test_portable_path_on_webassembly(tmp_path):
           rng.integers(-32768, 32768, (2, C, S)).astype(np.int16)]
     lib = tmp_path / "lib"
     mp_launcher.build(lib, None)
-    (lib / "bnrt_fast.py").write_text((mp_launcher.SOURCE_DIR / "bnrt_fast.py").read_text())  # must be rejected
+    (lib / "bnrt_fast.py").write_text((micropython_dir() / "bnrt_fast.py").read_text())  # must be rejected
     files = {f"/lib/{p.name}": str(p) for p in lib.iterdir()}
     (tmp_path / "model.bnm").write_bytes(write_model(layers))
     files["/model.bnm"] = str(tmp_path / "model.bnm")

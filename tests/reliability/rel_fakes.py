@@ -19,7 +19,8 @@ def info_payload(**override) -> bytes:
                   dtype_mask=sum(1 << i for i in spec.DTYPES.values()),
                   layout_mask=sum(1 << i for i in spec.LAYOUTS.values()),
                   op_mask=sum(1 << i for i in spec.OPS.values()),
-                  counter_kind=spec.COUNTER_KINDS["none"], name_length=len(name))
+                  counter_kind=spec.COUNTER_KINDS["none"], name_length=len(name),
+                  capabilities=spec.CAPABILITIES["train"])
     fields.update(override)
     return spec.INFO_RESPONSE.pack(*(fields[k] for k in spec.INFO_FIELDS)) + name
 

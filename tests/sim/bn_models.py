@@ -18,7 +18,7 @@ class AllShapes(nn.Module):
         a = self.bn1(x.mean(dim=(2, 3)))
         b = self.bn1l(x.reshape(n, 6, 20))
         c = self.bn2(x * 2)
-        d = self.bn3(x.unsqueeze(2).expand(-1, -1, 3, -1, -1))   # strided input
+        d = self.bn3(x.unsqueeze(2).expand(-1, -1, 3, -1, -1).contiguous())
         return a.sum() + b.sum() + c.sum() + d.sum()
 
 

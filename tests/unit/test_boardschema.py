@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import boards as boards_mod
-from toolkit.boards import BOARDS_DIR, Board, load_boards
+from toolkit.boards import Board, load_boards
 from toolkit.boardschema import make_fragment, validate, write_fragment
 from toolkit.cli import main
 from toolkit.errors import InputError
+from toolkit.resources import boards_dir, firmware_dir
 
-ROOT = Path(__file__).resolve().parents[2]
+BOARDS_DIR = boards_dir()
 AN386 = BOARDS_DIR / "qemu-mps2-an386" / "board.toml"
 ARM_BOARDS = [n for n, b in load_boards().items() if b.kind in ("qemu", "serial")]
 
@@ -74,13 +74,13 @@ def test_choices_and_build_switches(tmp_path):
     ok = _an386(tmp_path / "ok", lambda t: t + 'dtypes = ["f32", "s8"]\ntrain = false\nprotocol = true\n')
     data = validate(tomllib.loads(ok.read_text()), ok)
     frag = make_fragment(Board(data["name"], data["kind"], "", ok.parent, data))
-    assert "BNRT_DTYPES ?= f32 s8\n" in frag
-    assert "BNRT_TRAIN ?= 0\n" in frag and "BNRT_PROTOCOL ?= 1\n" in frag
+    assert "BOARD_BUILD_DTYPES := f32 s8\n" in frag      # arm.mk: BNRT_DTYPES unless given to make
+    assert "BOARD_BUILD_TRAIN := 0\n" in frag and "BOARD_BUILD_PROTOCOL := 1\n" in frag
 
 
 def test_load_boards_rejects_bad_toml_naming_the_file(tmp_path, monkeypatch, capsys):
     toml = _an386(tmp_path, lambda t: t.replace("[uart]", "[uart"))
-    monkeypatch.setattr(boards_mod, "BOARDS_DIR", tmp_path)
+    monkeypatch.setenv("BNRT_BOARDS_PATH", str(tmp_path))    # searched before the toolkit's boards
     assert main(["boards"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(toml) in err and "not valid TOML" in err
@@ -88,13 +88,13 @@ def test_load_boards_rejects_bad_toml_naming_the_file(tmp_path, monkeypatch, cap
 
 def test_toolkit_boards_reports_a_schema_error(tmp_path, monkeypatch, capsys):
     _an386(tmp_path, lambda t: t.replace("clock_hz = 25000000", "clock_hz = 25e6"))
-    monkeypatch.setattr(boards_mod, "BOARDS_DIR", tmp_path)
+    monkeypatch.setenv("BNRT_BOARDS_PATH", str(tmp_path))
     assert main(["boards", "--json"]) == 3
     assert "clock_hz: must be an integer, got float 25000000.0" in capsys.readouterr().err
 
 
 def _make_flags(board: str, build: Path) -> dict[str, str]:
-    r = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(ROOT / "firmware"),
+    r = subprocess.run(["make", "-s", "--no-print-directory", "-C", str(firmware_dir()),
                         "print-kernel-cflags", f"BOARD={board}", f"BUILD={build}"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr

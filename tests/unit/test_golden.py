@@ -50,3 +50,11 @@ def test_golden_set_covers_the_variants():
     assert {l["dtype"] for l in layers} == set(spec.DTYPES)
     assert {l["layout"] for l in layers} == set(spec.LAYOUTS)
     assert {l["name"] is None for l in layers} == {True, False}
+
+
+@pytest.mark.parametrize("name", sorted(INDEX["rejected"]))
+def test_rejected_golden_files_get_their_status(name):
+    from toolkit.format.reader import FormatError
+    with pytest.raises(FormatError) as e:
+        read_model((GOLDEN / "rejected" / name).read_bytes())
+    assert e.value.status == INDEX["rejected"][name]

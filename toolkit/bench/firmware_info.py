@@ -11,10 +11,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..boards import ROOT, load_boards
+from ..boards import load_boards
+from ..resources import build_dir, firmware_dir
 
-FW_DIR = ROOT / "firmware"
-BUILD_DIR = Path(os.environ.get("BUILD", FW_DIR / "build"))
+FW_DIR = firmware_dir()
+BUILD_DIR = build_dir()
 # the QEMU board whose build flags stand for each core
 CORE_BOARD = {"m3": "qemu-mps2-an385", "m4": "qemu-mps2-an386", "m7": "qemu-mps2-an500"}
 DEFAULT_OPT = "-O2"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..boards import ROOT
+from ..resources import micropython_dir
 from .report import Section
 from .timing import best_time
 
-MPY_DIR = ROOT / "micropython"
+MPY_DIR = micropython_dir()
 
 SCRIPT = """
 import array, time, bnrt

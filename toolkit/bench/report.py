@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from ..fsutil import atomic_write
 
 SCHEMA = 1
 OPS = {">=": lambda v, t: v >= t, "<=": lambda v, t: v <= t}
@@ -140,14 +140,7 @@ def to_markdown(report: dict) -> str:
 
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, text)
 
 
 def write(report: dict, out_dir: Path) -> tuple[Path, Path]:

@@ -6,8 +6,10 @@ import sys
 
 import click
 
-from ..boards import DEFAULT_BOARD
-from ..errors import InputError, VerifyFailed
+from . import options
+from ..display import safe
+from ..errors import VerifyFailed
+from ._io import check_output, load_npy
 
 # Largest relative error of a running statistic vs. the host replay that --check accepts.
 CHECK_TOLERANCE = 1e-6
@@ -33,7 +35,7 @@ def _progress(batches: int):
 def _table(result, check: bool):
     from rich.table import Table
 
-    t = Table(title=f"adapt: {result.samples} samples in {result.batches} batches on {result.board}")
+    t = Table(title=safe(f"adapt: {result.samples} samples in {result.batches} batches on {result.board}"))
     t.add_column("layer")
     t.add_column("channels", justify="right")
     t.add_column("batches", justify="right")
@@ -42,7 +44,7 @@ def _table(result, check: bool):
         t.add_column("max rel err running_mean", justify="right")
         t.add_column("max rel err running_var", justify="right")
     for r in result.layers:
-        row = [r.name, str(r.channels), str(r.calls), str(r.num_batches_tracked)]
+        row = [safe(r.name), str(r.channels), str(r.calls), str(r.num_batches_tracked)]
         if check:
             row += [f"{r.mean_rel_err:.3g}", f"{r.var_rel_err:.3g}"]
         t.add_row(*row)
@@ -51,8 +53,8 @@ def _table(result, check: bool):
 
 @click.command("adapt")
 @click.argument("model")
-@click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name (`toolkit boards`)")
-@click.option("--port", help="serial URL of a running board; without it the board is started")
+@options.board()
+@options.port()
 @click.option("--inputs", required=True, type=click.Path(dir_okay=False),
               help="unlabeled samples (.npy, first axis batch)")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True)
@@ -61,10 +63,10 @@ def _table(result, check: bool):
 @click.option("--check", is_flag=True,
               help=f"replay the batches in PyTorch on the host and require relative error <= "
                    f"{CHECK_TOLERANCE:g} in every running statistic")
-@click.option("--timeout", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="seconds to wait for each answer from the board (3 retries)")
-@click.option("--weights", type=click.Path(dir_okay=False), help="state_dict for a factory MODEL")
+@options.timeout
+@options.weights
 @click.option("--allow-pickle", is_flag=True, help="allow a pickled .pth module (runs its code)")
+@options.paths
 def command(model, board, port, inputs, batch_size, output, check, timeout, weights, allow_pickle):
     """Adapt MODEL's BatchNorm statistics to unlabeled INPUTS, train-mode BN on a board.
 
@@ -76,10 +78,8 @@ def command(model, board, port, inputs, batch_size, output, check, timeout, weig
     from ..model.load import load_model
     from ..protocol.connect import board_client
 
-    try:
-        x = np.load(inputs, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {inputs}: {e}", "give a .npy file saved with numpy.save") from None
+    check_output(output, "-o")
+    x = load_npy(inputs, "--inputs")
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     batches = len(split_batches(np.asarray(x), batch_size)) if np.ndim(x) >= 2 else 0
     update, bar = _progress(batches)

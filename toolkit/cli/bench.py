@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
+from . import options
 
 SECTIONS = ("host", "tflite", "cortexm", "footprint", "modelsize", "link", "micropython")
 
@@ -20,6 +21,7 @@ SECTIONS = ("host", "tflite", "cortexm", "footprint", "modelsize", "link", "micr
               help="Run only these sections (repeatable); default: all.")
 @click.option("--copy-md", default=None, metavar="PATH",
               help="Also copy bench.md to PATH (e.g. docs/bench.md).")
+@options.paths
 def command(quick, out_dir, sections, copy_md):
     """Measure the runtime: host kernels vs torch/numpy (and TFLite when installed),
     Cortex-M instructions per element (unicorn), firmware footprint, model size,
@@ -30,6 +32,8 @@ def command(quick, out_dir, sections, copy_md):
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out_dir} exists and is not a folder", "choose a folder path")
+    if copy_md and Path(copy_md).is_dir():
+        raise InputError(f"--copy-md {copy_md} is a directory", "give a file name, e.g. docs/bench.md")
     cmd = "toolkit bench" + (" --quick" if quick else "") + \
         "".join(f" --section {s}" for s in sections)
     rep, j, md = bench.run_bench(quick=quick, out_dir=out, sections=sections or None,

@@ -1,9 +1,12 @@
-"""`toolkit boards [--json]`: every board folder under boards/, as a table."""
+"""`toolkit boards [--json]`: every board on the search path (toolkit/boards.py), as a table
+with where each came from."""
 from __future__ import annotations
 
 import json
 
 import click
+
+from . import options
 
 
 def _fpu(board) -> str:
@@ -28,15 +31,17 @@ def describe(board) -> dict:
         "name": board.name, "kind": board.kind, "description": board.description,
         "cpu": board.data.get("cpu", "-"), "fpu": _fpu(board), "uart": _uart(board),
         "counter": _counter(board), "emulated": board.emulated, "path": str(board.path),
+        "origin": board.origin,
         "toml": board.data,
     }
 
 
 @click.command("boards")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@options.paths
 def command(as_json):
     """List the boards (`--board NAME` everywhere): host simulator, QEMU, real, MicroPython."""
-    from ..boards import load_boards
+    from ..boards import load_boards, search_path
 
     rows = [describe(b) for b in load_boards().values()]
     if as_json:
@@ -47,15 +52,17 @@ def command(as_json):
 
     console = Console()
     wide = console.width >= 140    # descriptions only where they fit
-    table = Table(title="Boards (boards/<name>/board.toml)")
-    for col in ("Name", "Kind", "CPU", "FPU", "UART", "Counter", "Emulated"):
+    table = Table(title="Boards (<name>/board.toml)")
+    for col in ("Name", "Kind", "CPU", "FPU", "UART", "Counter", "Emulated", "From"):
         table.add_column(col, no_wrap=col in ("Name", "Kind"), overflow="fold")
     if wide:
         table.add_column("Description", overflow="fold")
     for r in rows:
         cells = [r["name"], r["kind"], r["cpu"], r["fpu"], r["uart"], r["counter"],
-                 "yes" if r["emulated"] else "no"]
+                 "yes" if r["emulated"] else "no", r["origin"]]
         table.add_row(*cells, *([r["description"]] if wide else []))
     console.print(table)
+    for folder, origin in search_path():
+        console.print(f"{origin}: {folder}" + ("" if folder.is_dir() else " (none)"), highlight=False)
     if not wide:
         console.print("`toolkit boards --json` (or a wider terminal) shows the descriptions.")

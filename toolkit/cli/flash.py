@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import click
 
 from ..errors import InputError
+from . import options
 
 
 def _tcp_port(url: str | None) -> int | None:
@@ -23,13 +24,14 @@ def _tcp_port(url: str | None) -> int | None:
 
 @click.command("flash")
 @click.argument("model", required=False, type=click.Path(dir_okay=False))
-@click.option("--board", help="board name (`toolkit boards`); required except with --stop")
-@click.option("--port", help="serial port of a real board (default from board.toml); for "
+@options.board(None, help="board name (`toolkit boards`); required except with --stop")
+@options.port("serial port of a real board (default from board.toml); for "
               "an emulated board, socket://127.0.0.1:PORT to serve on")
 @click.option("--model-only", is_flag=True, help="only upload MODEL to the running firmware")
 @click.option("--stop", is_flag=True, help="stop emulators that `toolkit flash` started "
               "(all, or --board's)")
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@options.paths
 def command(model, board, port, model_only, stop, as_json):
     """Flash the firmware to BOARD and upload MODEL (a .bnm) if given.
 

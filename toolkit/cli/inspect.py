@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from ..format import spec
+from ..display import safe
+from . import options
 
 PICKLE_HELP = ("Accept a fully pickled module (torch.save(model)). Unpickling runs arbitrary "
                "code from the file: use only with files you trust.")
@@ -77,7 +79,7 @@ def _fmt(v) -> str:
 
 def _print_model(source, capability, rows):
     from rich.table import Table
-    t = Table(title=f"BatchNorm layers of {source} (file order; torch CPU dispatch {capability})")
+    t = Table(title=safe(f"BatchNorm layers of {source} (file order; torch CPU dispatch {capability})"))
     cols = [("name", "name"), ("kind", "kind"), ("C", "channels"), ("eps", "eps"),
             ("momentum", "momentum"), ("batches", "num_batches_tracked"), ("mode", "mode"),
             ("gamma", "gamma"), ("beta", "beta"), ("running_mean", "running_mean"),
@@ -86,27 +88,28 @@ def _print_model(source, capability, rows):
     for title, _ in cols:
         t.add_column(title, overflow="fold")
     for r in rows:
-        t.add_row(*[("; ".join(r[k]) or "-") if k == "warnings" else _fmt(r[k]) for _, k in cols])
+        t.add_row(*[safe(("; ".join(r[k]) or "-") if k == "warnings" else _fmt(r[k])) for _, k in cols])
     _console().print(t)
 
 
 def _print_blob(path, d):
     from rich.table import Table
-    t = Table(title=f"{path}: .bnm v{d['version']}, {d['size']} bytes, CRC {d['crc32']}")
+    t = Table(title=safe(f"{path}: .bnm v{d['version']}, {d['size']} bytes, CRC {d['crc32']}"))
     cols = ["index", "name", "dtype", "layout", "channels", "flags", "in_scale", "in_zero_point",
             "out_scale", "out_zero_point", "shift"]
     for c in cols:
         t.add_column(c)
     for l in d["layers"]:
-        t.add_row(*[_fmt(l.get(c)) if c != "flags" else ("fma" if l["fused"] else "-") for c in cols])
+        t.add_row(*[safe(_fmt(l.get(c))) if c != "flags" else ("fma" if l["fused"] else "-") for c in cols])
     _console().print(t)
 
 
 @click.command("inspect")
 @click.argument("model")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--weights", default=None, metavar="W.pth", help="state_dict for a factory model.")
+@options.weights
 @click.option("--allow-pickle", is_flag=True, help=PICKLE_HELP)
+@options.paths
 def command(model, as_json, weights, allow_pickle):
     """Show the BatchNorm layers of MODEL, or describe a .bnm file.
 
@@ -129,6 +132,10 @@ def command(model, as_json, weights, allow_pickle):
         click.echo(json.dumps({"source": model, "cpu_capability": capability, "layers": rows}, indent=2))
     else:
         _print_model(model, capability, rows)
+    for r in rows:
+        for w in r["warnings"]:
+            if "overrides forward" in w:
+                click.echo(f"warning: layer {r['name']!r}: {w}", err=True)
     if any(r["mode"] == "train" for r in rows):
         click.echo("warning: the model is in train mode; export will use eval-mode semantics "
                    "(running statistics)", err=True)

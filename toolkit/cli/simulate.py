@@ -4,6 +4,8 @@ from __future__ import annotations
 import click
 
 from ..errors import InputError
+from . import options
+from ._io import check_output, load_npy
 
 
 def _spatial(shape, layout: str) -> int:
@@ -50,23 +52,22 @@ def simulate(blob: bytes, layer: int, x, spatial: int | None = None, board: str 
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="output .npy")
 @click.option("--spatial", type=click.IntRange(min=1), help="elements per channel and sample "
               "(default: from the input shape)")
+@options.paths
 def command(model_file, layer, input_path, output, spatial):
     """Run one layer of MODEL_FILE (.bnm) on the host simulator's firmware."""
     import io
 
     import numpy as np
 
-    from ..format.writer import atomic_write
+    from ..fsutil import atomic_write
 
+    check_output(output, "-o")
     try:
         with open(model_file, "rb") as f:
             blob = f.read()
     except OSError as e:
         raise InputError(f"cannot read {model_file}: {e.strerror}", "check the path") from None
-    try:
-        x = np.load(input_path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read {input_path}: {e}", "give a .npy file saved with numpy.save") from None
+    x = load_npy(input_path, "--input", numeric=False, samples=False)
     y = simulate(blob, layer, x, spatial)
     buf = io.BytesIO()
     np.save(buf, y)

@@ -8,13 +8,13 @@ import sys
 import click
 
 from ..errors import VerifyFailed
+from . import options
 
 
 @click.command("soak")
-@click.option("--board", default=None,
-              help="board name (`toolkit boards`); default: qemu-mps2-an386 when QEMU and "
-                   "arm-none-eabi-gcc are installed, else host-sim")
-@click.option("--port", help="serial URL of a running board; without it the board is started")
+@options.board(None, help="board name (`toolkit boards`); default: qemu-mps2-an386 when QEMU and "
+                          "arm-none-eabi-gcc are installed, else host-sim")
+@options.port()
 @click.option("--samples", type=click.IntRange(min=1), default=100_000, show_default=True,
               help="samples to stream (one sample: channels x spatial elements of a layer)")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -25,6 +25,7 @@ from ..errors import VerifyFailed
 @click.option("--device-tolerance-mb", type=float, default=None,
               help="allowed emulator RSS growth after warm-up [default: 4]")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@options.paths
 def command(board, port, samples, seed, model_path, host_tolerance_mb, device_tolerance_mb, as_json):
     """Stream verify-style RUN traffic to a board and check every output
     against toolkit/reference.py, and host and device memory at start and end."""

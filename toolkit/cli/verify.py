@@ -5,8 +5,10 @@ import sys
 
 import click
 
-from ..boards import DEFAULT_BOARD
 from ..errors import InputError, VerifyFailed
+from ..display import plain
+from . import options
+from ._io import check_output, load_npy
 
 
 def _int_list(text: str | None, what: str) -> tuple[int, ...]:
@@ -30,10 +32,7 @@ def load_inputs(inputs, samples: int, seed: int, input_shape, loaded):
     import numpy as np
 
     if inputs:
-        try:
-            x = np.load(inputs, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"cannot read {inputs}: {e}", "give a .npy file saved with numpy.save") from None
+        x = load_npy(inputs, "--inputs")
         return x.astype(np.float32) if x.dtype.kind == "f" else x
     shape = _int_list(input_shape, "--input-shape")
     example = loaded.example_inputs
@@ -71,13 +70,11 @@ def _progress():
 
 @click.command("verify")
 @click.argument("model")
-@click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name (`toolkit boards`)")
-@click.option("--port", help="serial URL of a running board; without it the board is started")
-@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
-              help="extra attempts for a frame lost or damaged on the link")
-@click.option("--timeout", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
-              help="seconds to wait for each answer from the board")
-@click.option("--dtype", type=click.Choice(["f32", "s16", "s8"]), default="f32", show_default=True)
+@options.board()
+@options.port()
+@options.retries
+@options.timeout
+@options.dtype
 @click.option("--layout", type=click.Choice(["nchw", "nhwc"]), default="nchw", show_default=True)
 @click.option("--inputs", type=click.Path(dir_okay=False), help="input samples (.npy, first axis batch)")
 @click.option("--samples", type=click.IntRange(min=1), default=None,
@@ -85,7 +82,7 @@ def _progress():
                    "without it a factory's example_inputs() are used when it has them)")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--input-shape", help="shape of one sample for random inputs, e.g. 3,32,32")
-@click.option("--weights", type=click.Path(dir_okay=False), help="state_dict for a factory MODEL")
+@options.weights
 @click.option("--allow-pickle", is_flag=True, help="allow a pickled .pth module (runs its code)")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="write a JSON report")
 @click.option("--junit", type=click.Path(dir_okay=False), help="write JUnit XML (one case per layer)")
@@ -97,8 +94,12 @@ def _progress():
               help="f32: allowed ULP distance from torch eval (default 0, 1 when torch's dispatch "
                    "and the blob's FMA flag differ)")
 @click.option("--no-bit-exact", is_flag=True, help="do not require equality with the exact reference")
+@click.option("--no-upload", is_flag=True,
+              help="verify the model the board already runs (a boot model from `toolkit build --model`); "
+                   "its CRC must match the export")
+@options.paths
 def command(model, board, port, retries, timeout, dtype, layout, inputs, samples, seed, input_shape, weights,
-            allow_pickle, report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact):
+            allow_pickle, report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact, no_upload):
     """Verify MODEL's BatchNorm layers on a board against PyTorch eval mode.
 
     Exit status 0 only when every layer passes."""
@@ -109,13 +110,17 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
     from ..verify.run import Thresholds, failure_summary, verify
 
     sizes = _int_list(batch_sizes, "--batch-sizes")
+    for path, option in ((report_path, "--report"), (junit, "--junit"), (plot, "--plot")):
+        if path:
+            check_output(path, option)
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     x = load_inputs(inputs, samples, seed, input_shape, loaded)
     update, bar = _progress()
     with bar:
         result = verify(loaded.model, x, dtype=dtype, layout=layout, board=board, port=port,
                         batch_sizes=sizes, on_progress=update, timeout=timeout, retries=retries,
-                        thresholds=Thresholds(max_lsb_err, max_ulp, not no_bit_exact))
+                        thresholds=Thresholds(max_lsb_err, max_ulp, not no_bit_exact),
+                        upload=not no_upload)
     result["model"] = model
     for w in result["warnings"]:
         click.echo(f"warning: {w}", err=True)
@@ -128,6 +133,9 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
         from ..verify.plot import write_plot
         write_plot(result, plot)
     Console(width=None if sys.stdout.isatty() else 120).print(rep.table(result))
+    for e in result["layers"]:
+        for reason in e.get("fail_reasons", []):
+            click.echo(f"FAIL {plain(e['name'])}: {plain(reason)}", err=True)
     if not result["pass"]:
         raise VerifyFailed(failure_summary(result),
                            "see the table" + (f" and {report_path}" if report_path else "")

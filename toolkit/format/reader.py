@@ -84,10 +84,16 @@ def read_model(blob: bytes) -> Model:
         raise FormatError("ERR_HEADER", "strings fields without the strings flag")
 
     model = Model((h["major"], h["minor"]), h["crc32"], n)
+    blocks = []
     for i in range(h["layer_count"]):
         base = h["layers_offset"] + i * spec.LAYER_SIZE
         e = dict(zip(spec.LAYER_FIELDS, spec.LAYER.unpack_from(blob, base)))
         model.layers.append(_read_layer(blob, base, e, i, layers_end, params_limit, strings))
+        start, end = e["params_offset"], e["params_offset"] + e["params_size"]
+        for j, (s0, s1) in enumerate(blocks):     # each layer against the earlier ones
+            if start < s1 and s0 < end:
+                raise FormatError("ERR_OVERLAP", f"layer {i} and layer {j}")
+        blocks.append((start, end))
     return model
 
 
@@ -136,6 +142,8 @@ def _read_layer(blob, base, e, i, layers_end, params_limit, strings) -> LayerBlo
         params[key] = arr.astype(dt)
         pos += arr.nbytes
     _check_quant(dtype, e, params, where)
+    if dtype == "f32" and not (np.all(np.isfinite(params["a"])) and np.all(np.isfinite(params["b"]))):
+        raise FormatError("ERR_NONFINITE", where)
     return LayerBlob(dtype=dtype, layout=layout, channels=c, params=params,
                      fused=bool(e["flags"] & spec.LAYER_FLAG_FMA), in_scale=e["in_scale"],
                      in_zero_point=e["in_zero_point"], out_scale=e["out_scale"],

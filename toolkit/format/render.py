@@ -15,13 +15,12 @@ from __future__ import annotations
 import re
 import struct
 import sys
-from pathlib import Path
 
+from ..resources import firmware_dir, micropython_dir
 from . import spec
 
-ROOT = Path(__file__).resolve().parents[2]
-HEADER_PATH = ROOT / "firmware" / "include" / "bnrt_spec.h"
-MPY_PATH = ROOT / "micropython" / "bnrt_spec.py"
+HEADER_PATH = firmware_dir() / "include" / "bnrt_spec.h"
+MPY_PATH = micropython_dir() / "bnrt_spec.py"
 
 C, MPY, BOTH = "c", "m", "cm"
 
@@ -107,8 +106,9 @@ def facts() -> list:
     F += [Const("DTYPE_MASK_ALL", spec.DTYPE_MASK_ALL, "x2"),
           Const("LAYOUT_MASK_ALL", spec.LAYOUT_MASK_ALL, "x2"),
           Const("OP_MASK_ALL", spec.OP_MASK_ALL, "x4"),
-          Struct("INFO", spec.INFO_RESPONSE, spec.INFO_FIELDS),
-          Struct("LOAD_BEGIN", spec.LOAD_BEGIN, ("total_size", "crc32")),
+          Struct("INFO", spec.INFO_RESPONSE, spec.INFO_FIELDS)]
+    F += [Const(f"CAP_{k.upper()}", v, "x4") for k, v in spec.CAPABILITIES.items()]
+    F += [Struct("LOAD_BEGIN", spec.LOAD_BEGIN, ("total_size", "crc32")),
           Struct("LOAD_CHUNK", spec.LOAD_CHUNK, ("offset",)),
           Struct("LOAD_COMMIT", spec.LOAD_COMMIT_RESPONSE, ("crc32", "layer_count")),
           Struct("RUN", spec.RUN, spec.RUN_FIELDS),
@@ -166,7 +166,7 @@ def render_c() -> str:
           "BNRT_SPEC_ASSERT(hdr_size, BNRT_HDR_SIZE == BNRT_HDR_OFF_STRINGS_SIZE + 4u);",
           "BNRT_SPEC_ASSERT(layer_size, BNRT_LAYER_SIZE == BNRT_LAYER_OFF_NAME_OFFSET + 4u);",
           "BNRT_SPEC_ASSERT(layer_align, BNRT_LAYER_SIZE % BNRT_LAYER_TABLE_ALIGN == 0u);",
-          "BNRT_SPEC_ASSERT(info_size, BNRT_INFO_SIZE == BNRT_INFO_OFF_NAME_LENGTH + 1u);",
+          "BNRT_SPEC_ASSERT(info_size, BNRT_INFO_SIZE == BNRT_INFO_OFF_CAPABILITIES + 2u);",
           "BNRT_SPEC_ASSERT(run_size, BNRT_RUN_SIZE == BNRT_RUN_OFF_COUNT + 4u);",
           "",
           "#endif /* BNRT_SPEC_H */", ""]

@@ -117,10 +117,13 @@ COMMANDS = {
     "FREEZE": 0x0A,       # FREEZE -> FREEZE_RESPONSE: fold them into the active f32 layer
 }
 
-INFO_RESPONSE = struct.Struct("<HHIIIBBHBB")
+INFO_RESPONSE = struct.Struct("<HHIIIBBHBBH")
 INFO_FIELDS = ("protocol_version", "firmware_version", "max_payload", "max_model",
                "counter_hz", "dtype_mask", "layout_mask", "op_mask",
-               "counter_kind", "name_length")   # then name_length bytes of name
+               "counter_kind", "name_length", "capabilities")   # then name_length bytes of name
+# INFO capabilities: what the image was built with (build switches, docs/runtime.md).
+CAPABILITIES = {"train": 0x0001,        # TRAIN, STATS, FREEZE (on-device train-mode BN)
+                "boot_model": 0x0002}   # a model linked into flash is active after reset
 COUNTER_KINDS = {"none": 0, "cycles": 1, "instructions": 2, "time": 3}   # time: wall clock at counter_hz
 # INFO masks: bit (1 << id) set for every supported DTYPES / LAYOUTS / OPS id.
 DTYPE_MASK_ALL = sum(1 << i for i in DTYPES.values())
@@ -214,6 +217,8 @@ STATUSES = [
     ("ERR_UNSUPPORTED", "not supported by this firmware build", "use a dtype, op or command the board lists in INFO"),
     ("ERR_TRAIN_STATE", "train-mode request out of order",
      "send TRAIN SETUP, then BEGIN, then the DATA passes in order"),
+    ("ERR_NONFINITE", "an f32 parameter is NaN or infinite", "re-export from a model with finite parameters"),
+    ("ERR_OVERLAP", "two layers' parameter blocks overlap", "re-export the model"),
 ]
 STATUS = {name: code for code, (name, _, _) in enumerate(STATUSES)}
 

@@ -1,10 +1,7 @@
 """Write .bnm model files (docs/format.md); every constant comes from spec.py."""
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -90,21 +87,3 @@ def write_model(layers: list[LayerBlob]) -> bytes:
         blob[strings_offset:total] = strings
     blob[spec.CRC_OFFSET:spec.CRC_OFFSET + 4] = spec.file_crc(bytes(blob)).to_bytes(4, "little")
     return bytes(blob)
-
-
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write data to path so that no partial file is ever visible there."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

@@ -5,7 +5,7 @@ generated bnrt_spec) is compiled with mpy-cross and served over the protocol:
 
 * micropython-unix (real = false): the `micropython` unix-port binary, its
   stdin/stdout on the master side of a pseudo-terminal; `Session.url` is the
-  slave path for pyserial.  Its "filesystem" is a folder under firmware/build.
+  slave path for pyserial.  Its "filesystem" is a folder in the build folder.
 * real boards (real = true): the board's USB serial port; `start` asks the
   board's REPL (through mpremote) to run `bnrt_main.serve()` on that port.
 
@@ -26,16 +26,11 @@ import tty
 from pathlib import Path
 
 from ..errors import BoardError, BuildFailed, InputError, ToolMissing, first_error
+from ..resources import build_dir, micropython_dir
 from . import BaseSession, die_with_parent, stop_process
 
-ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIR = ROOT / "micropython"
 MODULES = ("bnrt_spec", "bnrt", "bnrt_fast", "bnrt_main")
 MODEL_FILE = "model.bnm"      # the model a board loads when serve() starts
-
-
-def build_root() -> Path:
-    return Path(os.environ.get("BUILD", ROOT / "firmware" / "build"))
 
 
 def _settings(board) -> dict:
@@ -69,7 +64,7 @@ def build(out_dir, arch: str | None = None) -> list[Path]:
                 (out_dir / f"{name}.mpy").unlink(missing_ok=True)
                 continue
             args.append(f"-march={arch}")
-        r = subprocess.run(args + [str(SOURCE_DIR / f"{name}.py")], capture_output=True, text=True)
+        r = subprocess.run(args + [str(micropython_dir() / f"{name}.py")], capture_output=True, text=True)
         if r.returncode != 0:
             raise BuildFailed(f"mpy-cross failed on {name}.py: {first_error(r.stderr, 'error')}",
                               "fix the module, or check the mpy-cross version (it must emit mpy v6)",
@@ -99,7 +94,7 @@ def _serve_call(board, s: dict, chunked: bool) -> str:
 
 
 def unix_fs(board, fs=None) -> Path:
-    return Path(fs) if fs else build_root() / board.name / "fs"
+    return Path(fs) if fs else build_dir() / board.name / "fs"
 
 
 def _spawn_unix(board, args: list[str], fs: Path, nonblocking: bool) -> Session:
@@ -134,7 +129,7 @@ def start(board, port: str | None = None, fs=None, repl: bool = False, model: st
     """Start a MicroPython board serving the protocol.
 
     micropython-unix: compiles the module into the board folder `fs` (default
-    firmware/build/<board>/fs) and runs it behind a pty; `model` (a .bnm path)
+    <build dir>/<board>/fs, toolkit.resources.build_dir()) and runs it behind a pty; `model` (a .bnm path)
     is copied there as model.bnm first; `repl=True` starts the plain REPL
     instead (what mpremote talks to).  Real boards: `port` (default from
     board.toml) must have the module installed (`toolkit flash`)."""
@@ -180,7 +175,7 @@ def install(board, url: str | None = None, model_path=None, fs=None) -> list[str
 
     micropython-unix with url=None starts its own REPL session behind a pty
     (mpremote needs `resume` there: a soft reset would end the process).
-    `fs` overrides its folder (default firmware/build/<board>/fs).  Real
+    `fs` overrides its folder (default <build dir>/<board>/fs).  Real
     boards: url defaults to board.toml's micropython.port."""
     real = board.data.get("real", False)
     if model_path is not None and not Path(model_path).is_file():
@@ -193,7 +188,7 @@ def install(board, url: str | None = None, model_path=None, fs=None) -> list[str
     if not url:
         raise InputError(f"no port for board {board.name}", "pass --port (e.g. /dev/ttyACM0)")
     try:
-        with tempfile.TemporaryDirectory(dir=build_root() if build_root().is_dir() else None) as tmp:
+        with tempfile.TemporaryDirectory(dir=build_dir() if build_dir().is_dir() else None) as tmp:
             files = build(tmp, _settings(board).get("mpy_arch"))
             args: list[str] = []
             for f in files:

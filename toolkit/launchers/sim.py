@@ -10,21 +10,20 @@ import time
 from pathlib import Path
 
 from ..errors import BoardError, BuildFailed, ToolMissing, first_error
+from ..fsutil import locked
+from ..resources import build_dir, firmware_dir
 from . import BaseSession, die_with_parent, stop_process
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
-
-
 def binary_path() -> Path:
-    build = Path(os.environ.get("BUILD", FIRMWARE_DIR / "build"))
-    return build / "host" / "bnrt-sim"
+    return build_dir() / "host" / "bnrt-sim"
 
 
 def build() -> Path:
     """`make -C firmware sim` (a no-op when up to date); returns the binary."""
     try:
-        r = subprocess.run(["make", "-s", "-C", str(FIRMWARE_DIR), "sim"],
-                           capture_output=True, text=True, timeout=300)
+        with locked(build_dir() / "host"):
+            r = subprocess.run(["make", "-s", "-C", str(firmware_dir()), "sim", f"BUILD={build_dir()}"],
+                               capture_output=True, text=True, timeout=300)
     except FileNotFoundError:
         raise ToolMissing("`make` is not installed", "install make and gcc "
                           "(scripts/setup-and-test.sh)") from None
@@ -87,6 +86,6 @@ def start(board, *, tcp: int | None = None, timeout: float = 10.0, **options) ->
         session.stop()
         err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr and not proc.stderr.closed else ""
         raise BoardError(f"the host simulator did not start within {timeout:g} s"
-                         + (f": {err}" if err else ""), "run firmware/build/host/bnrt-sim by hand to see why")
+                         + (f": {err}" if err else ""), f"run {binary_path()} by hand to see why")
     session.url = url
     return session

@@ -49,6 +49,7 @@ class BNLayer:
     num_batches_tracked: int | None = None
     training: bool = False
     warnings: list[str] = field(default_factory=list)
+    param_dtype: str = "float32"       # torch dtype of the tensors (bfloat16 arrives here as float16)
 
     @property
     def mode(self) -> str:
@@ -92,9 +93,25 @@ def find_bn(model, require: bool = True, validate: bool = True) -> list[BNLayer]
 
 
 def _np(t) -> np.ndarray | None:
+    """A float32 copy; a tensor of another float dtype keeps its dtype when
+    numpy has it (check_layer then refuses it), else becomes float16 (bfloat16)."""
     if t is None:
         return None
-    return t.detach().cpu().numpy().copy()
+    t = t.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        return t.to(torch.float16).numpy().copy()   # numpy has no bfloat16; refused below anyway
+    return t.numpy().copy()
+
+
+def overrides_forward(m) -> bool:
+    """A BN subclass whose forward is not torch's: the board runs plain BN."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    return type(m).forward not in (_BatchNorm.forward, torch.nn.SyncBatchNorm.forward)
+
+
+def _forward_note(kind: str) -> str:
+    return (f"{kind} overrides forward: the board computes plain BatchNorm; "
+            "verify compares with what this forward returns")
 
 
 def _display(name: str) -> str:
@@ -122,7 +139,9 @@ def _from_module(model: torch.nn.Module) -> list[BNLayer]:
             momentum=None if m.momentum is None else float(m.momentum),
             weight=_np(m.weight), bias=_np(m.bias), running_mean=_np(m.running_mean),
             running_var=_np(m.running_var), num_batches_tracked=None if nbt is None else int(nbt),
-            training=bool(m.training)))
+            training=bool(m.training), param_dtype=str(m.running_mean.dtype).replace("torch.", "")))
+        if overrides_forward(m):
+            out[-1].warnings.append(_forward_note(kind))
     return out
 
 
@@ -228,7 +247,10 @@ def _from_exported(ep) -> list[BNLayer]:
             momentum=None if mom is None else float(mom),
             weight=None if w is None else _np(w[0]), bias=None if b is None else _np(b[0]),
             running_mean=_np(rm), running_var=_np(rv),
-            num_batches_tracked=None if nbt is None else int(nbt), training=training))
+            num_batches_tracked=None if nbt is None else int(nbt), training=training,
+            param_dtype=str(rm.dtype).replace("torch.", "")))
+        if kind not in BN_KINDS and kind != "batch_norm":
+            out[-1].warnings.append(_forward_note(kind))
     return out
 
 
@@ -240,6 +262,9 @@ def check_layer(layer: BNLayer) -> None:
         layer.warnings.append(train_note)
     tensors = {"weight": layer.weight, "bias": layer.bias,
                "running_mean": layer.running_mean, "running_var": layer.running_var}
+    if layer.param_dtype != "float32":
+        raise ModelError(f"{where}: its tensors are {layer.param_dtype}, the runtime computes in float32",
+                         "convert the model with model.float() before exporting")
     for key, t in tensors.items():
         if t is None:
             continue

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, ModelError
 from ..format import spec
-from ..format.writer import LayerBlob, atomic_write, write_model
+from ..format.writer import LayerBlob, write_model
+from ..fsutil import atomic_write
 from .bn import TrainModeWarning, find_bn
 from .fold import cpu_capability, fold, fused_for
 from .quantize import QuantParams, activation_qparams, quantize_layer
@@ -128,23 +129,36 @@ def _affine_range(a, b, lo, hi) -> tuple[float, float]:
     return float(ends.min()), float(ends.max())
 
 
-def _layer_ranges(model, layers, folded, dtype, calib, ranges) -> list[tuple]:
-    """[((in_lo, in_hi), (out_lo, out_hi)), ...] per layer, from ranges and/or calibration."""
+def _span(arrays, layer: str, what: str) -> tuple[float, float]:
+    """(min, max) over the finite values (integer dtypes have no NaN/inf: docs/format.md)."""
+    arrays = [a[np.isfinite(a)] for a in arrays]
+    arrays = [a for a in arrays if a.size]
+    if not arrays:
+        raise InputError(f"calibration gave layer {layer!r} no finite {what} value",
+                         "give calibration inputs with finite values that reach the layer, or --ranges")
+    return float(min(np.min(a) for a in arrays)), float(max(np.max(a) for a in arrays))
+
+
+def _layer_ranges(model, layers, folded, dtype, calib, ranges, captured=None) -> list[tuple]:
+    """[((in_lo, in_hi), (out_lo, out_hi)), ...] per layer, from ranges and/or
+    calibration (over every call of a layer the model makes)."""
     names = [l.name for l in layers]
     given = _load_ranges(ranges, names)
     missing = [n for n in names if n not in given]
-    captured = {}
-    if missing and calib is not None:
-        from .capture import capture
-        for name, x, y in capture(model, calib):
-            captured[name] = (x, y)
+    if missing and calib is not None and captured is None:
+        from .capture import capture_calls
+        try:
+            captured = capture_calls(model, calib)
+        except ModelError as e:
+            raise ModelError(e.problem, f"{e.fix}, or give --ranges ranges.json") from None
+    captured = captured or {}
     out = []
     for layer, (a, b) in zip(layers, folded):
         g = given.get(layer.name, {})
-        if layer.name in captured:
-            x, y = captured[layer.name]
-            cin = (float(np.min(x)), float(np.max(x))) if x.size else (0.0, 0.0)
-            cout = (float(np.min(y)), float(np.max(y))) if y.size else (0.0, 0.0)
+        if layer.name in captured and layer.name not in given:
+            calls = captured[layer.name]
+            cin = _span([c.x for c in calls], layer.name, "input")
+            cout = _span([c.y for c in calls], layer.name, "output")
         else:
             cin = cout = None
         rin = g.get("in", cin)
@@ -160,7 +174,8 @@ def _layer_ranges(model, layers, folded, dtype, calib, ranges) -> list[tuple]:
 
 
 def export(model, dtype: str = "f32", layout: str = "nchw", calib=None, ranges=None,
-           fused: bool | None = None, names: bool = True) -> Exported:
+           fused: bool | None = None, names: bool = True, captured=None) -> Exported:
+    """captured: capture.capture_calls(model, calib), when the caller has it already."""
     if dtype not in spec.DTYPES:
         raise InputError(f"unknown dtype {dtype!r}", f"use one of {', '.join(spec.DTYPES)}")
     if layout not in spec.LAYOUTS:
@@ -181,10 +196,10 @@ def export(model, dtype: str = "f32", layout: str = "nchw", calib=None, ranges=N
             TrainModeWarning, stacklevel=2)
     quants: list[QuantParams | None] = [None] * len(layers)
     if dtype != "f32":
-        if calib is None and ranges is None:
+        if calib is None and ranges is None and captured is None:
             raise InputError(f"{dtype} export needs activation ranges",
                              "give --calib inputs.npy (model inputs) or --ranges ranges.json")
-        rng = _layer_ranges(model, layers, folded, dtype, _load_calib(calib), ranges)
+        rng = _layer_ranges(model, layers, folded, dtype, _load_calib(calib), ranges, captured)
         for i, (layer, (a, b), (rin, rout)) in enumerate(zip(layers, folded, rng)):
             quants[i] = quantize_layer(a, b, dtype, activation_qparams(*rin, dtype),
                                        activation_qparams(*rout, dtype), layer.name)

@@ -9,6 +9,11 @@ Accepted forms (docs/cli.md):
 `weights` (a state_dict file) is loaded with torch.load(weights_only=True)
 into a factory's module.  If the factory's module defines `example_inputs()`,
 it is kept as the default calibration data.
+
+Modules resolve as Python itself resolves them: `mymodel:build` and the
+classes a pickled model refers to are found in the current folder (as with
+`python -m`), and a file.py can import the modules beside it (as with
+`python file.py`), also when `toolkit` runs as an installed console script.
 """
 from __future__ import annotations
 
@@ -32,6 +37,13 @@ class LoadedModel:
     kind: str                          # "factory", "torchscript", "export", "pickle"
     source: str
     example_inputs: Callable | None = None
+
+
+def _on_sys_path(folder: Path) -> None:
+    """Make modules in `folder` importable, the way `python -m` / `python file.py` do."""
+    folder = str(folder.resolve())
+    if folder not in (str(Path(p or ".").resolve()) for p in sys.path):
+        sys.path.insert(0, folder)
 
 
 def _first_line(e: BaseException) -> str:
@@ -66,25 +78,27 @@ def _import_target(target: str, spec: str):
         file = Path(target)
         if not file.is_file():
             raise InputError(f"model file not found: {target}", "check the path in MODEL")
+        _on_sys_path(file.parent)
         name = "_toolkit_model_" + re.sub(r"\W", "_", str(file.resolve()))
         mspec = importlib.util.spec_from_file_location(name, file)
         module = importlib.util.module_from_spec(mspec)
         sys.modules[name] = module
         try:
             mspec.loader.exec_module(module)
-        except Exception as e:
+        except (Exception, SystemExit) as e:     # a model file that calls sys.exit() too
             sys.modules.pop(name, None)
             raise InputError(f"importing {target} failed: {_first_line(e)}", "fix the model file") from None
         return module
     if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", target):
         raise InputError(f"malformed MODEL {spec!r}: {target!r} is neither a .py file nor a module name",
                          _SPEC_FIX)
+    _on_sys_path(Path.cwd())
     try:
         return importlib.import_module(target)
     except ModuleNotFoundError as e:
         raise InputError(f"module {target!r} not found ({_first_line(e)})",
                          "check the module name or give path/to/file.py:factory") from None
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise InputError(f"importing {target} failed: {_first_line(e)}", "fix the model module") from None
 
 
@@ -98,7 +112,7 @@ def _call_factory(module, factory: str, spec: str) -> LoadedModel:
         raise InputError(f"{factory!r} in MODEL {spec!r} is not callable", "name a function that returns an nn.Module")
     try:
         model = fn()
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         raise InputError(f"factory {factory!r} raised {_first_line(e)}",
                          "make the factory callable without arguments") from None
     if not isinstance(model, torch.nn.Module):
@@ -161,6 +175,7 @@ def _load_file(path: Path, allow_pickle: bool) -> LoadedModel:
         kind = "state_dict" if isinstance(obj, dict) else type(obj).__name__
         raise InputError(f"{path} holds a {kind}, not a model",
                          "give a factory (file.py:build) and pass this file as --weights")
+    _on_sys_path(Path.cwd())
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=False)
     except Exception as e:

@@ -59,6 +59,16 @@ class BoardInfo:
     op_mask: int
     counter_kind: int
     name: str
+    capabilities: int = 0
+
+    def has(self, capability: str) -> bool:
+        """Whether the image was built with `capability` (spec.CAPABILITIES)."""
+        return bool(self.capabilities & spec.CAPABILITIES[capability])
+
+    @property
+    def contents(self) -> list[str]:
+        """What the image contains: its dtypes, then its capabilities."""
+        return self.dtypes + [k for k in spec.CAPABILITIES if self.has(k)]
 
     @property
     def dtypes(self) -> list[str]:
@@ -300,6 +310,12 @@ class Client:
         if len(blob) > board.max_model:
             raise BoardError(f"the model is {len(blob)} bytes but board {board.name!r} holds at most "
                              f"{board.max_model} bytes per model", "use fewer layers or a board with more RAM")
+        missing = sorted(_blob_dtypes(blob) - set(board.dtypes))
+        if missing:
+            raise BoardError(f"the model has {', '.join(missing)} layers but board {board.name!r} runs "
+                             f"{', '.join(board.dtypes)} only (an image built without them)",
+                             f"export in {', '.join(board.dtypes)} or flash an image with "
+                             f"`toolkit build --dtypes {','.join(sorted(set(board.dtypes) | set(missing)))}`")
         self._layers.clear()
         self.request("LOAD_BEGIN", spec.LOAD_BEGIN.pack(len(blob), spec.crc32(blob)))
         offset = 0
@@ -353,6 +369,24 @@ class Client:
             if progress is not None:
                 progress(first, flat.size)
         return RunResult(out.reshape(arr.shape).astype(dt.newbyteorder("=")), ticks, frames)
+
+
+def _blob_dtypes(blob: bytes) -> set[str]:
+    """The dtypes of the layers a model file declares, read leniently: a file
+    too broken to tell gives what could be read (the board validates it)."""
+    names = {v: k for k, v in spec.DTYPES.items()}
+    if len(blob) < spec.HEADER_SIZE:
+        return set()
+    h = dict(zip(spec.HEADER_FIELDS, spec.HEADER.unpack_from(blob)))
+    out = set()
+    for i in range(h["layer_count"]):
+        off = h["layers_offset"] + i * spec.LAYER_SIZE
+        if off + spec.LAYER_SIZE > len(blob):
+            break
+        dtype = names.get(spec.LAYER.unpack_from(blob, off)[1])
+        if dtype is not None:
+            out.add(dtype)
+    return out
 
 
 def _status_error(command: str, status: int) -> ProtocolError:

@@ -39,21 +39,30 @@ def _ordered(x: np.ndarray) -> np.ndarray:
     return np.where(i < 0, -(i & 0x7FFFFFFF), i)
 
 
-def bits_equal(got: np.ndarray, ref: np.ndarray) -> bool:
-    g = np.ascontiguousarray(got, np.float32).view(np.uint32)
-    r = np.ascontiguousarray(ref, np.float32).view(np.uint32)
-    return g.shape == r.shape and bool(np.array_equal(g, r))
+def same_values(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Per element: equal float32 bits, or both NaN (the NaN contract of
+    docs/format.md: NaN in gives NaN out, sign and payload not promised)."""
+    g = np.ascontiguousarray(got, np.float32)
+    r = np.ascontiguousarray(ref, np.float32)
+    return (g.view(np.uint32) == r.view(np.uint32)) | (np.isnan(g) & np.isnan(r))
+
+
+def same(got: np.ndarray, ref: np.ndarray) -> bool:
+    """Every element the same (see same_values)."""
+    g, r = np.asarray(got), np.asarray(ref)
+    return g.shape == r.shape and bool(np.all(same_values(g, r)))
+
+
+def nan_mismatch(got: np.ndarray, ref: np.ndarray) -> int:
+    """Elements that are NaN on one side only."""
+    return int(np.count_nonzero(np.isnan(np.asarray(got, np.float32)) != np.isnan(np.asarray(ref, np.float32))))
 
 
 def max_ulp(got: np.ndarray, ref: np.ndarray) -> int:
-    """Largest distance in float32 units in the last place (NaN vs non-NaN: huge)."""
+    """Largest distance in float32 units in the last place over the elements
+    that are NaN on neither side (count the others with nan_mismatch)."""
     g, r = np.asarray(got, np.float32).ravel(), np.asarray(ref, np.float32).ravel()
-    if g.size == 0:
-        return 0
-    nan_g, nan_r = np.isnan(g), np.isnan(r)
-    if np.any(nan_g != nan_r):
-        return 1 << 32
-    keep = ~nan_g
+    keep = ~(np.isnan(g) | np.isnan(r))
     return int(np.max(np.abs(_ordered(g[keep]) - _ordered(r[keep])), initial=0))
 
 

@@ -1,10 +1,9 @@
 """--plot: per-layer errors as a PNG (matplotlib, Agg backend)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from ..fsutil import atomic_path
 from .metrics import LSB_BINS
 
 
@@ -40,13 +39,8 @@ def write_plot(report: dict, path) -> None:
     fig.suptitle(f"toolkit verify: {report['board']}, {report['dtype']}, {report['samples']} samples")
     fig.tight_layout()
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent or ".")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=100)
     finally:
         plt.close(fig)

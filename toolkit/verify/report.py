@@ -5,7 +5,7 @@ import json
 import math
 import xml.etree.ElementTree as ET
 
-from ..format.writer import atomic_write
+from ..fsutil import atomic_write
 
 
 def _clean(v):
@@ -51,18 +51,23 @@ def table(report: dict):
     """A rich Table of the per-layer results."""
     from rich.table import Table
 
+    from ..display import safe
+
     integer = report["dtype"] != "f32"
-    t = Table(title=f"{report['board']} · {report['dtype']} · {report['layout']} · "
-                    f"{report['samples']} samples · torch {report['cpu_capability']}")
+    t = Table(title=safe(f"{report['board']} · {report['dtype']} · {report['layout']} · "
+                         f"{report['samples']} samples · torch {report['cpu_capability']}"))
     cols = ["layer", "kind", "C", "elements", "max err", "SNR dB"]
     cols += ["LSB", "exact int"] if integer else ["ULP", "exact torch"]
     cols += ["ticks", "train gap", "pass"]
     for c in cols:
         t.add_column(c, justify="left" if c in ("layer", "kind") else "right")
     for e in report["layers"]:
-        row = [e["name"], e["kind"].replace("BatchNorm", "BN"), _fmt(e["channels"]), _fmt(e["elements"]),
+        row = [safe(e["name"]), safe(e["kind"].replace("BatchNorm", "BN")), _fmt(e["channels"]), _fmt(e["elements"]),
                _fmt(e["max_abs_err"]), _fmt(e["snr_db"], ".1f")]
-        row += [_fmt(e.get("max_lsb_err") if integer else e.get("max_ulp_err")), _fmt(e["bit_exact"])]
+        err = _fmt(e.get("max_lsb_err") if integer else e.get("max_ulp_err"))
+        if e.get("nan_mismatch"):
+            err += f" +{e['nan_mismatch']} NaN"
+        row += [err, _fmt(e["bit_exact"])]
         row += [_fmt(e.get("device_ticks")), _fmt(e.get("train_vs_eval_max_abs")),
                 "[green]pass[/]" if e["pass"] else "[red]FAIL[/]"]
         t.add_row(*row)

@@ -111,6 +111,11 @@ void bnrt_hal_write(const uint8_t *data, size_t len)
         port_uart_putc(data[i]);
 }
 
+uint32_t bnrt_hal_millis(void)
+{
+    return tick_ms;
+}
+
 #if !BNRT_COUNTER_DWT
 /* Milliseconds and SysTick ticks into the current millisecond, consistent
  * even when the SysTick interrupt is pending but not yet taken. */

@@ -46,6 +46,7 @@ void bnrt_hal_init(void)
 
 uint32_t bnrt_hal_counter(void) { return (uint32_t)now_ns(); }
 
+uint32_t bnrt_hal_millis(void) { return (uint32_t)(now_ns() / 1000000u); }
 
 static void reconnect(void)
 {
@@ -67,12 +68,11 @@ int bnrt_hal_read_byte(uint8_t *byte, uint32_t timeout_ms)
         ssize_t got;
         int r;
 
-        if (now >= deadline)
-            return 0;
         p.fd = g_fd;
         p.events = POLLIN;
         p.revents = 0;
-        r = poll(&p, 1, (int)((deadline - now + 999999u) / 1000000u));
+        /* timeout 0 (bnrt_cmd_poll) still looks once for bytes already there */
+        r = poll(&p, 1, now >= deadline ? 0 : (int)((deadline - now + 999999u) / 1000000u));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)

@@ -18,9 +18,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bnrt_cmdloop.h"
+#include "bnrt_hal.h"
 #include "hal_host.h"
 
 static void die(const char *what)
@@ -89,9 +91,27 @@ static int open_tcp(int port)
     return fd;
 }
 
+/* --poll: serve through the non-blocking bnrt_cmd_poll(), as an application's
+ * main loop would, doing its "own work" (a 200 us sleep) between polls. */
+static void poll_loop(void)
+{
+    static bnrt_server_t server;
+    const struct timespec idle = {0, 200000};
+
+    bnrt_hal_init();
+    bnrt_server_init(&server);
+    for (;;) {
+        if (bnrt_cmd_poll(&server) == 0)
+            nanosleep(&idle, NULL);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    int use_poll = argc > 1 && strcmp(argv[argc - 1], "--poll") == 0;
+
     signal(SIGPIPE, SIG_IGN);   /* a client leaving mid-answer is not fatal */
+    argc -= use_poll;
     if (argc == 3 && strcmp(argv[1], "--tcp") == 0) {
         char *end;
         long port = strtol(argv[2], &end, 10);
@@ -105,9 +125,11 @@ int main(int argc, char **argv)
     } else if (argc == 1) {
         host_hal_use_fd(open_pty(), -1);
     } else {
-        fprintf(stderr, "usage: bnrt-sim [--tcp PORT]\n");
+        fprintf(stderr, "usage: bnrt-sim [--tcp PORT] [--poll]\n");
         return 2;
     }
+    if (use_poll)
+        poll_loop();
     bnrt_main();
     return 0;
 }
