@@ -6,7 +6,7 @@ import sys
 import click
 
 from ..boards import DEFAULT_BOARD
-from ..errors import InputError, VerifyFailed
+from ..errors import InputError, UserCodeError, VerifyFailed
 
 
 def _int_list(text: str | None, what: str) -> tuple[int, ...]:
@@ -97,9 +97,19 @@ def _progress():
               help="f32: allowed ULP distance from torch eval (default 0, 1 when torch's dispatch "
                    "and the blob's FMA flag differ)")
 @click.option("--no-bit-exact", is_flag=True, help="do not require equality with the exact reference")
+@click.option("--kernel", help="check your own C BN function instead of the runtime: FILE.c:NAME "
+                               "(signature in bnrt_user.h, docs/verify-your-code.md)")
+@click.option("--kernel-cflags", default="", help="extra compiler flags for --kernel (after ours: "
+                                                  "-O2 -ffp-contract=off)")
+@click.option("--call-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="--kernel: seconds one call of your function may take before it counts as a hang")
 def command(model, board, port, retries, timeout, dtype, layout, inputs, samples, seed, input_shape, weights, allow_pickle,
-            report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact):
+            report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact, kernel, kernel_cflags,
+            call_timeout):
     """Verify MODEL's BatchNorm layers on a board against PyTorch eval mode.
+
+    With --kernel FILE.c:NAME your own BN function runs on the board instead
+    of the runtime, and a layer that differs gets the mistake that explains it.
 
     Exit status 0 only when every layer passes."""
     from rich.console import Console
@@ -109,13 +119,32 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
     from ..verify.run import Thresholds, failure_summary, verify
 
     sizes = _int_list(batch_sizes, "--batch-sizes")
+    if kernel:
+        from ..verify import kernel as user_kernel
+        if dtype != "f32" or layout != "nchw" or sizes:
+            raise InputError("--kernel checks an f32 NCHW function, once per layer",
+                             "drop --dtype, --layout and --batch-sizes")
+        spec = user_kernel.parse_kernel(kernel)
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     x = load_inputs(inputs, samples, seed, input_shape, loaded)
     update, bar = _progress()
-    with bar:
-        result = verify(loaded.model, x, dtype=dtype, layout=layout, board=board, port=port,
-                        batch_sizes=sizes, on_progress=update, timeout=timeout, retries=retries,
-                        thresholds=Thresholds(max_lsb_err, max_ulp, not no_bit_exact))
+    if kernel:
+        try:
+            with bar:
+                result = user_kernel.verify_kernel(loaded.model, x, spec, board=board, port=port,
+                                                   cflags=kernel_cflags, max_ulp=max_ulp or 0, timeout=timeout,
+                                                   retries=retries, call_timeout=call_timeout,
+                                                   on_progress=update)
+        except UserCodeError as e:
+            if e.details:
+                click.echo(e.details, err=True)
+            raise
+        failure_summary = user_kernel.failure_summary
+    else:
+        with bar:
+            result = verify(loaded.model, x, dtype=dtype, layout=layout, board=board, port=port,
+                            batch_sizes=sizes, on_progress=update, timeout=timeout, retries=retries,
+                            thresholds=Thresholds(max_lsb_err, max_ulp, not no_bit_exact))
     result["model"] = model
     for w in result["warnings"]:
         click.echo(f"warning: {w}", err=True)
@@ -128,8 +157,12 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
         from ..verify.plot import write_plot
         write_plot(result, plot)
     Console(width=None if sys.stdout.isatty() else 120).print(rep.table(result))
+    if kernel:
+        for line in user_kernel.diagnosis_lines(result):
+            click.echo(line)
     if not result["pass"]:
         raise VerifyFailed(failure_summary(result),
                            "see the table" + (f" and {report_path}" if report_path else "")
                            + "; thresholds: --max-lsb-err, --max-ulp, --no-bit-exact")
-    click.echo(f"pass: {len(result['layers'])} layers on {result['board']} ({dtype}, {layout})")
+    what = f"{kernel}, " if kernel else ""
+    click.echo(f"pass: {len(result['layers'])} layers on {result['board']} ({what}{dtype}, {layout})")

@@ -102,6 +102,7 @@ COMMANDS = {
     "TRAIN": 0x08,        # train-mode BN on the device, in phases (TRAIN_* structs below)
     "STATS": 0x09,        # STATS -> STATS_RESPONSE + running statistics
     "FREEZE": 0x0A,       # FREEZE -> FREEZE_RESPONSE: fold them into the active f32 layer
+    "USER": 0x0B,         # a user's own BN function in a harness firmware (USER_* structs below)
 }
 
 INFO_RESPONSE = struct.Struct("<HHIIIBBHBB")
@@ -148,6 +149,29 @@ STATS_RESPONSE = struct.Struct("<QII")        # num_batches_tracked, first, coun
 STATS_RESPONSE_FIELDS = ("num_batches_tracked", "first", "count")  # then running_mean[count], running_var[count]
 FREEZE = struct.Struct("<H")                  # layer index
 FREEZE_RESPONSE = struct.Struct("<I")         # the model's new crc32
+
+# A user's own BN function (firmware/include/bnrt_user.h) in a harness image
+# (`toolkit verify --kernel`, docs/verify-your-code.md).  USER payloads start
+# with a phase byte.  SETUP announces one layer (which tensors it has, its
+# channels and eps) and answers the harness's capacity; PARAM sends a range of
+# one tensor as float32; DATA fills the input buffer (float32, NCHW); CALL runs
+# the user's function once on the first batch*channels*spatial inputs into the
+# output buffer; READ answers a range of the output buffer.
+USER_PHASES = {"SETUP": 0, "PARAM": 1, "DATA": 2, "CALL": 3, "READ": 4}
+USER_TENSORS = {"weight": 0, "bias": 1, "running_mean": 2, "running_var": 3}   # bit (1 << id) in flags
+# SETUP: phase, flags (tensors present), reserved, channels, eps
+USER_SETUP = struct.Struct("<BBHIf")
+USER_SETUP_FIELDS = ("phase", "flags", "reserved", "channels", "eps")
+USER_SETUP_RESPONSE = struct.Struct("<II")    # max_channels, max_elements (per buffer)
+USER_SETUP_RESPONSE_FIELDS = ("max_channels", "max_elements")
+# PARAM / DATA / READ: phase, tensor (PARAM only), reserved, first, count, then
+# count float32 (PARAM, DATA); READ answers count float32.
+USER = struct.Struct("<BBHII")
+USER_FIELDS = ("phase", "tensor", "reserved", "first", "count")
+# CALL: phase, reserved, reserved, batch, spatial -> USER_CALL_RESPONSE
+USER_CALL = struct.Struct("<BBHII")
+USER_CALL_FIELDS = ("phase", "reserved", "reserved2", "batch", "spatial")
+USER_CALL_RESPONSE = struct.Struct("<I")      # counter ticks spent in the user's function
 # Structs and constants cheader.py emits for the header besides its fixed list.
 C_STRUCTS = [("TRAIN_SETUP", TRAIN_SETUP, TRAIN_SETUP_FIELDS),
              ("TRAIN_BEGIN", TRAIN_BEGIN, TRAIN_BEGIN_FIELDS),
@@ -155,11 +179,18 @@ C_STRUCTS = [("TRAIN_SETUP", TRAIN_SETUP, TRAIN_SETUP_FIELDS),
              ("STATS", STATS, ("first", "count")),
              ("STATS_RESPONSE", STATS_RESPONSE, STATS_RESPONSE_FIELDS),
              ("FREEZE", FREEZE, ("layer",)),
-             ("FREEZE_RESPONSE", FREEZE_RESPONSE, ("crc32",))]
+             ("FREEZE_RESPONSE", FREEZE_RESPONSE, ("crc32",)),
+             ("USER_SETUP", USER_SETUP, USER_SETUP_FIELDS),
+             ("USER_SETUP_RESPONSE", USER_SETUP_RESPONSE, USER_SETUP_RESPONSE_FIELDS),
+             ("USER", USER, USER_FIELDS),
+             ("USER_CALL", USER_CALL, USER_CALL_FIELDS),
+             ("USER_CALL_RESPONSE", USER_CALL_RESPONSE, ("ticks",))]
 C_CONSTANTS = {**{f"TRAIN_PHASE_{k}": v for k, v in TRAIN_PHASES.items()},
                **{f"TRAIN_PASS_{k}": v for k, v in TRAIN_PASSES.items()},
                "TRAIN_FLAG_CUMULATIVE": TRAIN_FLAG_CUMULATIVE, "TRAIN_FLAG_FMA": TRAIN_FLAG_FMA,
-               "TRAIN_FLAGS_KNOWN": TRAIN_FLAGS_KNOWN}
+               "TRAIN_FLAGS_KNOWN": TRAIN_FLAGS_KNOWN,
+               **{f"USER_PHASE_{k}": v for k, v in USER_PHASES.items()},
+               **{f"USER_TENSOR_{k.upper()}": v for k, v in USER_TENSORS.items()}}
 
 # ------------------------------------------------------------ status codes
 # One list for the C runtime, the firmware and the host: (NAME, message, fix).

@@ -1,0 +1,288 @@
+"""`toolkit verify --kernel file.c:NAME`: the user's own BN function, compiled
+into a harness image for the board, run on every BN layer's inputs with the
+layer's tensors as PyTorch stores them, compared with torch eval, and, where
+it differs, the mistake named (diagnose.py, docs/verify-your-code.md).
+
+Pass rule: every output equal to torch eval bit for bit, or within --max-ulp
+units in the last place of the computation's largest term (|x*a|, |mean*a|,
+|bias|, |y|; diagnose.term_ulp).  ULP of y itself would be no measure here: after
+a cancellation y is tiny, and a correct kernel that rounds differently is then
+hundreds of ULP of y away (the report keeps that figure as max_ulp_err_of_y).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import re
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..boards import Board, get_board, start_board
+from ..errors import BoardError, InputError, ProtocolError, ToolMissing, UserCodeError
+from ..firmware_build import CROSS_PACKAGES, FIRMWARE_DIR, build_dir, require_tool
+from ..protocol import user as proto
+from ..protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client
+from . import metrics
+from .diagnose import Layer, diagnose, term_ulp
+
+BUILD_TIMEOUT = 300
+DEFAULT_CALL_TIMEOUT = 10.0
+EXIT_FAULT = 3          # the Cortex-M fault handler's semihosting exit status (ports/cortex-m/startup.c)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class Kernel:
+    source: Path
+    name: str
+    text: str            # as the user wrote it (file.c:NAME)
+
+
+def parse_kernel(text: str) -> Kernel:
+    path, sep, name = text.rpartition(":")
+    if not sep or not path:
+        raise InputError(f"--kernel {text!r} has no function name", "write it as --kernel my_bn.c:my_bn")
+    if not _IDENT.match(name):
+        raise InputError(f"--kernel {text!r}: {name!r} is not a C function name",
+                         "write it as --kernel my_bn.c:my_bn")
+    src = Path(path)
+    if not src.is_file():
+        raise InputError(f"kernel source {path} does not exist", "give the path of your .c file")
+    return Kernel(src.resolve(), name, text)
+
+
+def harness_capacity(board: Board) -> tuple[int, int]:
+    """(channels, elements per buffer) a Cortex-M harness image gets: what the
+    board's RAM leaves after the two model slots, 32 KiB for stack and the rest."""
+    ram = int(board.get("memory.ram_size", 0))
+    slots = 2 * int(board.get("build.model_slot_size", 0))
+    channels = 1024 if ram >= (1 << 20) else 256
+    free = ram - slots - 32768 - 16 * channels
+    elements = min(1 << 18, free // 8)
+    if elements < 256:
+        raise InputError(f"board {board.name} has no RAM left for the user-kernel harness",
+                         "pick a board with more RAM")
+    return channels, elements
+
+
+def _tidy(output: str, kernel: Kernel, entry: Path) -> str:
+    lines = [l for l in output.splitlines()
+             if l.strip() and not l.startswith(("make", "arm-none-eabi-gcc ", "gcc ", "collect2"))]
+    text = "\n".join(lines).replace(str(kernel.source), kernel.text.rpartition(":")[0])
+    return text.replace(str(entry), "<harness>")
+
+
+def build_harness(board: Board, kernel: Kernel, cflags: str = "") -> Path:
+    """Compile the user's file into the harness image of `board`; returns the
+    simulator binary (kind sim) or the ELF (Cortex-M)."""
+    require_tool("make", "make")
+    if board.kind == "sim":
+        require_tool("gcc", "gcc")
+        target, image, extra = "user-sim", "bnrt-user-sim", []
+    elif board.kind in ("qemu", "serial"):
+        require_tool("arm-none-eabi-gcc", CROSS_PACKAGES)
+        channels, elements = harness_capacity(board)
+        target, image = "user-board", "firmware.elf"
+        extra = [f"BOARD={board.name}", f"USER_CHANNELS={channels}", f"USER_ELEMENTS={elements}"]
+    else:
+        raise InputError(f"board {board.name!r} (kind {board.kind}) cannot run C code",
+                         "use host-sim or a Cortex-M board (`toolkit boards`)")
+    key = hashlib.sha256(f"{kernel.source}\0{kernel.name}\0{cflags}".encode()).hexdigest()[:12]
+    root = build_dir() / "user" / board.name
+    out = root / f"{kernel.name}-{key}"
+    out.mkdir(parents=True, exist_ok=True)
+    entry = out / "entry.c"
+    body = ('#include "bnrt_user.h"\n'
+            f'#include "{kernel.source}"\n'
+            f"const bnrt_user_bn_f32_fn bnrt_user_entry_f32 = {kernel.name};\n")
+    if not entry.exists() or entry.read_text() != body:
+        entry.write_text(body)
+    cmd = ["make", "-s", "--no-print-directory", "-C", str(FIRMWARE_DIR), target, f"BUILD={build_dir()}",
+           f"USER_ENTRY={entry}", f"USER_OUT={out}", f"USER_CFLAGS={cflags}", *extra]
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise ToolMissing(f"building the harness for {board.name} took over {BUILD_TIMEOUT} s",
+                              "run the build again on a less busy machine") from None
+    if r.returncode != 0:
+        output = r.stderr + r.stdout
+        details = _tidy(output, kernel, entry)
+        if str(kernel.source) in output or str(entry) in output or "undefined reference" in output \
+                or "multiple definition" in output:
+            first = next((l for l in details.splitlines() if "error" in l), details.splitlines()[0]
+                         if details else "the compiler failed")
+            raise UserCodeError(f"{kernel.text} does not build for {board.name}: {first.strip()}",
+                                f"fix the code (the signature is in {FIRMWARE_DIR / 'include' / 'bnrt_user.h'}) "
+                                "or the flags given with --kernel-cflags", details)
+        raise ToolMissing(f"building the harness for {board.name} failed: "
+                          f"{(details.splitlines() or ['make failed'])[-1]}",
+                          f"run `{' '.join(cmd)}` to see the full output")
+    return out / image
+
+
+@contextlib.contextmanager
+def _board(board: Board, image: Path | None, port: str | None, timeout: float, retries: int):
+    """Yield (Client, session or None): the harness started here, or --port."""
+    with contextlib.ExitStack() as stack:
+        session = None
+        if port is None:
+            opts = {"binary": image} if board.kind == "sim" else {"elf": image}
+            session = stack.enter_context(start_board(board, **opts))
+            port = session.url
+        client = stack.enter_context(Client(port, timeout=timeout, retries=retries))
+        yield client, session
+
+
+def _stopped_why(session, call_timeout: float) -> tuple[str, str]:
+    """("crash" | "hang", sentence) after the board stopped answering a CALL."""
+    proc = getattr(session, "proc", None) if session is not None else None
+    if proc is not None:
+        try:
+            code = proc.wait(0.5)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None:
+            if code < 0:
+                sig = signal.Signals(-code).name
+                return "crash", f"your function crashed the board ({sig}); the board stopped"
+            if code == EXIT_FAULT:
+                return "crash", "your function crashed the board (HardFault: a bad address or instruction); " \
+                                "the board stopped"
+            return "crash", f"your function stopped the board (exit status {code})"
+        session.stop()
+        return "hang", (f"your function did not return within {call_timeout:g} s (an endless loop?); "
+                        "the board was stopped")
+    return "hang", (f"no answer within {call_timeout:g} s after calling your function: it crashed or loops "
+                    "forever; reset the board")
+
+
+def _calls(n: int, per_sample: int, max_elements: int) -> list[tuple[int, int]]:
+    k = max(1, max_elements // per_sample)
+    return [(lo, min(n, lo + k)) for lo in range(0, n, k)] or [(0, 0)]
+
+
+def _layer_entry(bn, name, x) -> dict:
+    spatial = int(np.prod(x.shape[2:], dtype=np.int64)) if x.ndim > 2 else 1
+    return {"name": name, "kind": bn.kind, "channels": int(bn.channels), "shape": list(x.shape),
+            "elements": int(x.size), "spatial": spatial, "max_abs_err": None, "snr_db": None,
+            "max_ulp_err": None, "bit_exact": None, "device_ticks": None, "calls": None, "pass": False}
+
+
+def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim", port: str | None = None,
+                  cflags: str = "", max_ulp: int = 0, timeout: float = DEFAULT_TIMEOUT,
+                  retries: int = DEFAULT_RETRIES, call_timeout: float = DEFAULT_CALL_TIMEOUT,
+                  on_progress=None) -> dict:
+    """Run the user's kernel on every BN layer of `model`; returns the report dict."""
+    import torch
+
+    from ..model.bn import find_bn
+    from ..model.capture import capture
+    from ..model.fold import cpu_capability
+    from .run import _eval_contiguous, _train_gap
+
+    kernel = parse_kernel(kernel) if isinstance(kernel, str) else kernel
+    progress = on_progress or (lambda *a: None)
+    b = get_board(board)
+    if port is None and b.kind == "serial":
+        raise InputError(f"{board} is a real board: the toolkit cannot start it",
+                         "flash the harness image yourself and give its --port")
+    image = build_harness(b, kernel, cflags) if port is None else None
+    captured = capture(model, inputs)
+    bns = find_bn(model)
+    modules = dict(model.named_modules()) if isinstance(model, torch.nn.Module) else {}
+    report = {"board": board, "dtype": "f32", "layout": "nchw", "kernel": kernel.text,
+              "kernel_cflags": cflags, "samples": int(captured[0][1].shape[0]) if captured else 0,
+              "pass": False, "cpu_capability": cpu_capability(), "torch_version": torch.__version__,
+              "toolkit_version": __version__, "thresholds": {"max_ulp": max_ulp}, "warnings": [], "layers": []}
+    total = sum(x.size for _, x, _ in captured)
+    done = 0
+    with _board(b, image, port, timeout, retries) as (client, session):
+        info = client.board
+        report["board"] = info.name or board
+        stopped = None
+        for (name, x_nc, y_nc), bn in zip(captured, bns):
+            entry = _layer_entry(bn, name, x_nc)
+            report["layers"].append(entry)
+            if stopped:
+                entry["fail_reasons"] = [f"not run: {stopped}"]
+                continue
+            module = modules.get(name)
+            y_ref = _eval_contiguous(module, x_nc) if module is not None else y_nc
+            layer = Layer(bn.weight, bn.bias, bn.running_mean, bn.running_var, float(bn.eps))
+            x = np.ascontiguousarray(x_nc, np.float32)
+            n, spatial = x.shape[0], entry["spatial"]
+            cap = proto.setup(client, layer) if bn.channels else None
+            if cap is None or bn.channels > cap.max_channels or bn.channels * spatial > cap.max_elements:
+                entry["fail_reasons"] = ["too large for the harness: one sample has "
+                                         f"{bn.channels * spatial} floats ({bn.channels} channels); the harness "
+                                         f"takes {cap.max_elements if cap else 0} floats and "
+                                         f"{cap.max_channels if cap else 0} channels"]
+                continue
+            calls = _calls(n, bn.channels * spatial, cap.max_elements)
+            parts, ticks = [], 0
+            try:
+                for lo, hi in calls:
+                    proto.upload(client, x[lo:hi],
+                                 progress=lambda d, t, base=done: progress("run", base + d, total))
+                    ticks += proto.call(client, hi - lo, spatial, call_timeout)
+                    parts.append(proto.download(client, x[lo:hi].size))
+                    done += x[lo:hi].size
+            except (BoardError, ProtocolError) as e:
+                kind, why = _stopped_why(session, call_timeout)
+                entry.update(error=kind, fail_reasons=[why])
+                if not isinstance(e, BoardError):
+                    entry["fail_reasons"].append(str(e))
+                stopped = f"the board stopped at layer {name}"
+                continue
+            got = np.concatenate(parts).reshape(x.shape)
+            entry["calls"] = [list(c) for c in calls]
+            entry["device_ticks"] = int(ticks) if info.counter_kind else None
+            entry.update(metrics.float_metrics(got, y_ref))
+            entry["bit_exact"] = metrics.bits_equal(got, y_ref)
+            entry["max_ulp_err_of_y"] = metrics.max_ulp(got, y_ref)
+            tu = term_ulp(layer, x, got, y_ref)
+            entry["max_ulp_err"] = int(np.ceil(tu)) if np.isfinite(tu) else float("inf")
+            entry["train_vs_eval_max_abs"] = _train_gap(module, x_nc, y_ref)
+            if entry["max_ulp_err"] > max_ulp:
+                entry["fail_reasons"] = [f"{entry['max_ulp_err']} ULP from torch eval at the scale of the "
+                                         f"largest term (allowed {max_ulp})"]
+            entry["pass"] = "fail_reasons" not in entry
+            if not entry["bit_exact"]:
+                entry["diagnosis"] = diagnose(layer, x, got, y_ref, calls=calls)
+        report["link"] = {"retries": client.retries_used}
+    report["pass"] = bool(report["layers"]) and all(e["pass"] for e in report["layers"])
+    return report
+
+
+def diagnosis_lines(report: dict) -> list[str]:
+    """One line per layer that has a diagnosis or stopped the board."""
+    out = []
+    for e in report["layers"]:
+        d = e.get("diagnosis")
+        if d:
+            ch = d["channels"]
+            where = "all channels" if len(ch) == e["channels"] else \
+                f"channel{'s' if len(ch) > 1 else ''} {', '.join(map(str, ch[:12]))}{' ...' if len(ch) > 12 else ''}"
+            out.append(f"{e['name']}: {d['mistake']} ({where}): {d['explanation']}")
+        elif e.get("error"):
+            out.append(f"{e['name']}: {e['error']}: {e['fail_reasons'][0]}")
+    return out
+
+
+def failure_summary(report: dict) -> str:
+    bad = [e for e in report["layers"] if not e["pass"]]
+    if not bad:
+        return ""
+    first = bad[0]
+    what = first.get("diagnosis", {}).get("mistake") if first.get("diagnosis") else first.get("error")
+    return (f"{report['kernel']} failed {len(bad)} of {len(report['layers'])} layers on {report['board']}; "
+            f"first: {first['name']}" + (f" ({what})" if what else "") + ": "
+            + "; ".join(first.get("fail_reasons", [])))
