@@ -48,7 +48,7 @@ endif
 ifneq ($(filter user-board,$(MAKECMDGOALS)),)
 USER_CHANNELS ?= 1024
 USER_ELEMENTS ?= 65536
-USER_ARM_OBJDIR := $(BUILD)/user/$(BOARD)/obj
+USER_ARM_OBJDIR := $(BUILD)/user/$(BOARD)/obj-$(USER_CHANNELS)-$(USER_ELEMENTS)
 USER_ARM_SRCS = $(ARM_SRCS) $(USER_HARNESS_SRCS)
 USER_ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(USER_ARM_OBJDIR)/%.o,$(USER_ARM_SRCS))
 USER_ARM_LDFLAGS = $(subst $(ARM_OUT)/firmware.map,$(USER_OUT)/firmware.map,$(ARM_LDFLAGS))

@@ -59,11 +59,14 @@ def parse_kernel(text: str) -> Kernel:
 
 def harness_capacity(board: Board) -> tuple[int, int]:
     """(channels, elements per buffer) a Cortex-M harness image gets: what the
-    board's RAM leaves after the two model slots, 32 KiB for stack and the rest."""
+    board's RAM leaves after the two model slots and a reserve for the frame
+    buffers, the train-mode state and the stack (32 KiB; 128 KiB on boards
+    with 1 MiB or more)."""
     ram = int(board.get("memory.ram_size", 0))
     slots = 2 * int(board.get("build.model_slot_size", 0))
-    channels = 1024 if ram >= (1 << 20) else 256
-    free = ram - slots - 32768 - 16 * channels
+    big = ram >= (1 << 20)
+    channels = 1024 if big else 256
+    free = ram - slots - (131072 if big else 32768) - 16 * channels
     elements = min(1 << 18, free // 8)
     if elements < 256:
         raise InputError(f"board {board.name} has no RAM left for the user-kernel harness",
@@ -117,8 +120,13 @@ def build_harness(board: Board, kernel: Kernel, cflags: str = "") -> Path:
         details = _tidy(output, kernel, entry)
         if str(kernel.source) in output or str(entry) in output or "undefined reference" in output \
                 or "multiple definition" in output:
-            first = next((l for l in details.splitlines() if "error" in l), details.splitlines()[0]
-                         if details else "the compiler failed")
+            path = kernel.text.rpartition(":")[0]
+            if re.search(rf"\W{kernel.name}\W undeclared here", output):
+                raise UserCodeError(f"{path} has no function {kernel.name}",
+                                    "give the name of the function your file defines: --kernel FILE.c:NAME",
+                                    details)
+            first = next((l for l in details.splitlines() if ": error:" in l or "undefined reference" in l),
+                         details.splitlines()[0] if details else "the compiler failed")
             raise UserCodeError(f"{kernel.text} does not build for {board.name}: {first.strip()}",
                                 f"fix the code (the signature is in {FIRMWARE_DIR / 'include' / 'bnrt_user.h'}) "
                                 "or the flags given with --kernel-cflags", details)

@@ -1,0 +1,54 @@
+"""`toolkit verify --kernel` on the emulated Cortex-M4F (qemu-mps2-an386): the
+user's file cross-compiled into the harness image; a sample of the catalogue
+is diagnosed as on the host, a correct kernel is bit-exact, a crash is a
+HardFault reported as such."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+import bn_model
+from toolkit.verify.kernel import verify_kernel
+from user_helpers import CATALOGUE, KERNELS
+
+BOARD = "qemu-mps2-an386"
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+    reason="needs arm-none-eabi-gcc and qemu-system-arm")]
+
+
+@pytest.fixture(scope="module")
+def model_and_inputs():
+    return bn_model.build(), bn_model.example_inputs().numpy()
+
+
+def run(model_and_inputs, stem, **kw):
+    model, x = model_and_inputs
+    return verify_kernel(model, x, f"{KERNELS / stem}.c:my_bn", board=BOARD, **kw)
+
+
+@pytest.mark.parametrize("stem", ["eps_missing", "running_stats_ignored", "batch_stats", "channel_layout",
+                                  "correct_unfused"])
+def test_wrong_kernel_is_diagnosed_on_the_m4(model_and_inputs, stem):
+    report = run(model_and_inputs, stem)
+    assert report["board"] == BOARD and not report["pass"]
+    for e in report["layers"]:
+        expected = "precision" if stem == "channel_layout" and e["spatial"] == 1 else CATALOGUE[stem]
+        assert e["diagnosis"]["mistake"] == expected, (e["name"], e["diagnosis"]["explanation"])
+
+
+def test_correct_kernel_is_bit_exact_on_the_m4(model_and_inputs):
+    report = run(model_and_inputs, "correct_fma")
+    assert report["pass"] and all(e["bit_exact"] for e in report["layers"])
+    assert all(e["device_ticks"] > 0 for e in report["layers"])     # instructions counted
+
+
+def test_crash_is_a_hardfault(model_and_inputs):
+    first = run(model_and_inputs, "crash")["layers"][0]
+    assert first["error"] == "crash" and "HardFault" in first["fail_reasons"][0]
+
+
+def test_endless_loop_is_a_hang_and_qemu_is_stopped(model_and_inputs):
+    first = run(model_and_inputs, "hang", call_timeout=1.0)["layers"][0]
+    assert first["error"] == "hang" and "the board was stopped" in first["fail_reasons"][0]
