@@ -172,7 +172,7 @@
 #define BNRT_USER_CALL_SIZE 12u
 #define BNRT_USER_CALL_OFF_PHASE 0u  /* 1 byte(s) */
 #define BNRT_USER_CALL_OFF_RESERVED 1u  /* 1 byte(s) */
-#define BNRT_USER_CALL_OFF_RESERVED2 2u  /* 2 byte(s) */
+#define BNRT_USER_CALL_OFF_LAYER 2u  /* 2 byte(s) */
 #define BNRT_USER_CALL_OFF_BATCH 4u  /* 4 byte(s) */
 #define BNRT_USER_CALL_OFF_SPATIAL 8u  /* 4 byte(s) */
 #define BNRT_USER_CALL_RESPONSE_SIZE 4u

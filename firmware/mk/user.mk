@@ -6,6 +6,9 @@
 #        -> DIR/bnrt-user-sim (host simulator)
 #   make user-board BOARD=qemu-... USER_ENTRY=entry.c USER_OUT=DIR [USER_CFLAGS=...]
 #        [USER_CHANNELS=N USER_ELEMENTS=N] -> DIR/firmware.elf
+#   make user-app BOARD=qemu-... APP_SRCS="main.c ..." USER_OUT=DIR [USER_CFLAGS=...]
+#        -> DIR/firmware.elf: your application with the probe library
+#        (include/bnrt_probe.h) serving the USER command from its own loop
 #
 # USER_ENTRY is a file the toolkit writes: it #includes the user's source and
 # defines `bnrt_user_entry_f32 = NAME`, so a wrong signature fails to compile.
@@ -71,4 +74,36 @@ $(USER_OUT)/firmware.elf: $(USER_ARM_OBJS) $(USER_OUT)/entry.o $(ARM_OUT)/memory
 
 -include $(USER_OUT)/entry.d
 -include $(shell find $(USER_ARM_OBJDIR) -name '*.d' 2>/dev/null)
+endif
+
+# ---- an application with the probe library (Cortex-M boards)
+ifneq ($(filter user-app,$(MAKECMDGOALS)),)
+USER_CHANNELS ?= 1024
+USER_ELEMENTS ?= 65536
+PROBE_OBJDIR := $(BUILD)/user/$(BOARD)/probe-$(USER_CHANNELS)-$(USER_ELEMENTS)
+PROBE_SRCS = $(ARM_SRCS) $(USER_HARNESS_SRCS) $(FW_DIR)/src/user/probe.c
+PROBE_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(PROBE_OBJDIR)/%.o,$(PROBE_SRCS))
+APP_OBJS = $(foreach s,$(APP_SRCS),$(USER_OUT)/app/$(basename $(notdir $(s))).o)
+PROBE_LDFLAGS = $(subst $(ARM_OUT)/firmware.map,$(USER_OUT)/firmware.map,$(ARM_LDFLAGS))
+
+user-app: ; $(if $(APP_SRCS),,$(error set APP_SRCS))$(if $(USER_OUT),,$(error set USER_OUT))
+user-app: $(USER_OUT)/firmware.elf
+
+$(PROBE_OBJDIR)/%.o: $(ARM_ROOT)/%.c $(ARM_CONFIG) $(FW_DIR)/mk/user.mk
+	@mkdir -p $(@D)
+	@$(ARM_CC) $(ARM_CFLAGS) $(call arm_opt,$<) $(call user_defs,$(USER_CHANNELS),$(USER_ELEMENTS)) \
+	    -DBNRT_USER_PROBE=1 -MMD -MP -c $< -o $@
+
+define app_rule
+$(USER_OUT)/app/$(basename $(notdir $(1))).o: $(1)
+	@mkdir -p $$(@D)
+	@$(ARM_CC) $(ARM_ARCH_FLAGS) -ffunction-sections -fdata-sections $(USER_CODE_FLAGS) -MMD -MP -c $$< -o $$@
+endef
+$(foreach s,$(APP_SRCS),$(eval $(call app_rule,$(s))))
+
+$(USER_OUT)/firmware.elf: $(PROBE_OBJS) $(APP_OBJS) $(ARM_OUT)/memory.ld
+	@$(ARM_CC) $(PROBE_LDFLAGS) $(PROBE_OBJS) $(APP_OBJS) -lm -o $@.tmp \
+	    > $(USER_OUT)/memory-usage.txt && mv -f $@.tmp $@
+
+-include $(shell find $(PROBE_OBJDIR) $(USER_OUT)/app -name '*.d' 2>/dev/null)
 endif

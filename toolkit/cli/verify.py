@@ -98,7 +98,8 @@ def _progress():
                    "and the blob's FMA flag differ)")
 @click.option("--no-bit-exact", is_flag=True, help="do not require equality with the exact reference")
 @click.option("--kernel", help="check your own C BN function instead of the runtime: FILE.c:NAME "
-                               "(signature in bnrt_user.h, docs/verify-your-code.md)")
+                               "(signature in bnrt_user.h, docs/verify-your-code.md); with --port, "
+                               "any label for a board that runs your code with the probe library")
 @click.option("--kernel-cflags", default="", help="extra compiler flags for --kernel (after ours: "
                                                   "-O2 -ffp-contract=off)")
 @click.option("--call-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
@@ -124,7 +125,7 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
         if dtype != "f32" or layout != "nchw" or sizes:
             raise InputError("--kernel checks an f32 NCHW function, once per layer",
                              "drop --dtype, --layout and --batch-sizes")
-        spec = user_kernel.parse_kernel(kernel)
+        spec = user_kernel.probe_label(kernel) if port and ":" not in kernel else user_kernel.parse_kernel(kernel)
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     x = load_inputs(inputs, samples, seed, input_shape, loaded)
     update, bar = _progress()

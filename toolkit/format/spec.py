@@ -168,9 +168,10 @@ USER_SETUP_RESPONSE_FIELDS = ("max_channels", "max_elements")
 # count float32 (PARAM, DATA); READ answers count float32.
 USER = struct.Struct("<BBHII")
 USER_FIELDS = ("phase", "tensor", "reserved", "first", "count")
-# CALL: phase, reserved, reserved, batch, spatial -> USER_CALL_RESPONSE
+# CALL: phase, reserved, layer (the BN layer's index in the model: a probe
+# application picks the function it registered for it), batch, spatial
 USER_CALL = struct.Struct("<BBHII")
-USER_CALL_FIELDS = ("phase", "reserved", "reserved2", "batch", "spatial")
+USER_CALL_FIELDS = ("phase", "reserved", "layer", "batch", "spatial")
 USER_CALL_RESPONSE = struct.Struct("<I")      # counter ticks spent in the user's function
 # Structs and constants cheader.py emits for the header besides its fixed list.
 C_STRUCTS = [("TRAIN_SETUP", TRAIN_SETUP, TRAIN_SETUP_FIELDS),

@@ -66,14 +66,14 @@ def upload(client, x: np.ndarray, progress=None) -> None:
             progress(first + part.size, flat.size)
 
 
-def call(client, batch: int, spatial: int, timeout: float) -> int:
-    """Run the user's function once; returns the counter ticks it took.  Not
+def call(client, layer: int, batch: int, spatial: int, timeout: float) -> int:
+    """Run the user's function for BN layer `layer` once; returns the counter ticks it took.  Not
     retried (the function would run twice): no answer within `timeout`
     seconds raises BoardError."""
     saved = client.timeout, client.retries
     client.timeout, client.retries = timeout, 0
     try:
-        answer = client.request("USER", spec.USER_CALL.pack(_PHASE["CALL"], 0, 0, batch, spatial))
+        answer = client.request("USER", spec.USER_CALL.pack(_PHASE["CALL"], 0, layer, batch, spatial))
     finally:
         client.timeout, client.retries = saved
     return spec.USER_CALL_RESPONSE.unpack_from(answer)[0]

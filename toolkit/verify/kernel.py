@@ -39,7 +39,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 @dataclass(frozen=True)
 class Kernel:
-    source: Path
+    source: Path | None    # None: --port to a board that already runs the code
     name: str
     text: str            # as the user wrote it (file.c:NAME)
 
@@ -55,6 +55,36 @@ def parse_kernel(text: str) -> Kernel:
     if not src.is_file():
         raise InputError(f"kernel source {path} does not exist", "give the path of your .c file")
     return Kernel(src.resolve(), name, text)
+
+
+def probe_label(text: str) -> Kernel:
+    """--kernel LABEL with --port: the board runs a harness or an application
+    with the probe library (bnrt_probe.h); nothing is built."""
+    return Kernel(None, text, text)
+
+
+def build_app(board: Board, sources, out: Path, cflags: str = "") -> Path:
+    """Link an application with the probe library for a Cortex-M board
+    (`make user-app`); returns the ELF."""
+    board = get_board(board) if isinstance(board, str) else board
+    require_tool("make", "make")
+    require_tool("arm-none-eabi-gcc", CROSS_PACKAGES)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    srcs = " ".join(str(Path(s).resolve()) for s in sources)
+    cmd = ["make", "-s", "--no-print-directory", "-C", str(FIRMWARE_DIR), "user-app", f"BUILD={build_dir()}",
+           f"BOARD={board.name}", f"APP_SRCS={srcs}", f"USER_OUT={out}", f"USER_CFLAGS={cflags}"]
+    build_dir().mkdir(parents=True, exist_ok=True)
+    with open(build_dir() / ".user-app.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    if r.returncode != 0:
+        out_text = (r.stderr + r.stdout).strip()
+        first = next((l for l in out_text.splitlines() if ": error:" in l), out_text.splitlines()[-1:] or [""])
+        raise UserCodeError(f"the application does not build for {board.name}: "
+                            f"{first if isinstance(first, str) else first[0]}",
+                            "fix the code, then build again", out_text)
+    return out / "firmware.elf"
 
 
 def harness_capacity(board: Board) -> tuple[int, int]:
@@ -196,7 +226,8 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim
     from ..model.fold import cpu_capability
     from .run import _eval_contiguous, _train_gap
 
-    kernel = parse_kernel(kernel) if isinstance(kernel, str) else kernel
+    if isinstance(kernel, str):
+        kernel = probe_label(kernel) if port is not None and ":" not in kernel else parse_kernel(kernel)
     progress = on_progress or (lambda *a: None)
     b = get_board(board)
     if port is None and b.kind == "serial":
@@ -216,7 +247,7 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim
         info = client.board
         report["board"] = info.name or board
         stopped = None
-        for (name, x_nc, y_nc), bn in zip(captured, bns):
+        for index, ((name, x_nc, y_nc), bn) in enumerate(zip(captured, bns)):
             entry = _layer_entry(bn, name, x_nc)
             report["layers"].append(entry)
             if stopped:
@@ -240,7 +271,7 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim
                 for lo, hi in calls:
                     proto.upload(client, x[lo:hi],
                                  progress=lambda d, t, base=done: progress("run", base + d, total))
-                    ticks += proto.call(client, hi - lo, spatial, call_timeout)
+                    ticks += proto.call(client, index, hi - lo, spatial, call_timeout)
                     parts.append(proto.download(client, x[lo:hi].size))
                     done += x[lo:hi].size
             except (BoardError, ProtocolError) as e:

@@ -117,6 +117,7 @@ static bnrt_status_t call(const uint8_t *p, size_t n, uint8_t *out, size_t room,
 {
     uint32_t batch, spatial, t0, t1;
     uint64_t total;
+    bnrt_user_bn_f32_fn fn;
 
     if (n != BNRT_USER_CALL_SIZE)
         return BNRT_ERR_FRAME_FORMAT;
@@ -124,6 +125,13 @@ static bnrt_status_t call(const uint8_t *p, size_t n, uint8_t *out, size_t room,
         return BNRT_ERR_FRAME_SIZE;
     if (user.channels == 0)
         return BNRT_ERR_ARG;
+#ifdef BNRT_USER_PROBE
+    fn = bnrt_probe_lookup((uint32_t)p[BNRT_USER_CALL_OFF_LAYER] | ((uint32_t)p[BNRT_USER_CALL_OFF_LAYER + 1] << 8));
+    if (fn == NULL)
+        return BNRT_ERR_LAYER;
+#else
+    fn = bnrt_user_entry_f32;
+#endif
     batch = rd32(p + BNRT_USER_CALL_OFF_BATCH);
     spatial = rd32(p + BNRT_USER_CALL_OFF_SPATIAL);
     total = (uint64_t)batch * user.channels * spatial;
@@ -132,7 +140,7 @@ static bnrt_status_t call(const uint8_t *p, size_t n, uint8_t *out, size_t room,
     /* Poison the output: an element the function never writes shows up. */
     memset(user.y, 0xFF, (size_t)total * sizeof(float));
     t0 = bnrt_hal_counter();
-    bnrt_user_entry_f32(&user.bn, user.x, user.y, batch, spatial);
+    fn(&user.bn, user.x, user.y, batch, spatial);
     t1 = bnrt_hal_counter();
     wr32(out + BNRT_USER_CALL_RESPONSE_OFF_TICKS, t1 - t0);
     *out_len = BNRT_USER_CALL_RESPONSE_SIZE;

@@ -5,6 +5,8 @@
  * The user's function reaches the harness through one pointer, defined in a
  * file the toolkit generates next to the user's source:
  *   const bnrt_user_bn_f32_fn bnrt_user_entry_f32 = NAME;
+ * or, in a probe build (-DBNRT_USER_PROBE, bnrt_probe.h), through the
+ * functions an application registered per layer.
  */
 #ifndef BNRT_USER_HARNESS_H
 #define BNRT_USER_HARNESS_H
@@ -23,7 +25,13 @@
 #define BNRT_USER_ELEMENTS 65536u     /* floats in each of the input and output buffers */
 #endif
 
+#ifdef BNRT_USER_PROBE
+/* Probe builds (bnrt_probe.h): the function the application registered for
+ * BN layer `layer`, or NULL. */
+bnrt_user_bn_f32_fn bnrt_probe_lookup(uint32_t layer);
+#else
 extern const bnrt_user_bn_f32_fn bnrt_user_entry_f32;
+#endif
 
 /* One USER request (payload p, n bytes) -> response payload in out (room
  * bytes), its length in *out_len.  No allocation; every index is checked. */
