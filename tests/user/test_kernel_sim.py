@@ -60,11 +60,18 @@ def test_unfused_kernel_is_precision_and_passes_with_one_ulp(model_and_inputs):
     assert run(model_and_inputs, "correct_unfused_torch", max_ulp=1)["pass"]
 
 
-def test_crash_is_reported_and_the_rest_not_run(model_and_inputs):
+def test_crash_is_reported_and_the_rest_not_run(model_and_inputs, tmp_path):
     report = run(model_and_inputs, "crash")
     first, *rest = report["layers"]
     assert first["error"] == "crash" and "SIGSEGV" in first["fail_reasons"][0]
     assert rest and all(e["fail_reasons"][0].startswith("not run") for e in rest)
+    from toolkit.verify.plot import write_plot
+    from toolkit.verify.report import write_json, write_junit
+    write_json(report, tmp_path / "r.json")
+    write_junit(report, tmp_path / "r.xml")
+    write_plot(report, tmp_path / "r.png")          # layers that did not run have no errors to plot
+    assert json.loads((tmp_path / "r.json").read_text())["layers"][0]["error"] == "crash"
+    assert (tmp_path / "r.png").stat().st_size > 0
 
 
 def test_endless_loop_is_a_hang_and_the_board_is_stopped(model_and_inputs):

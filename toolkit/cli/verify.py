@@ -162,9 +162,7 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
         for line in user_kernel.diagnosis_lines(result):
             click.echo(line)
     if not result["pass"] and kernel:
-        raise VerifyFailed(failure_summary(result), "the lines above name the mistake and its fix"
-                           + (f"; details in {report_path}" if report_path else "")
-                           + "; --max-ulp N accepts a kernel that only rounds differently")
+        raise VerifyFailed(failure_summary(result), user_kernel.failure_fix(result, report_path))
     if not result["pass"]:
         raise VerifyFailed(failure_summary(result),
                            "see the table" + (f" and {report_path}" if report_path else "")

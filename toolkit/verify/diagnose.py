@@ -292,7 +292,8 @@ def diagnose(layer: Layer, x: np.ndarray, y: np.ndarray, y_ref: np.ndarray, *,
                 f"(equal to {_ulp_text(worst)} ULP to `{variant}`, d = sqrt(running_var + eps)); torch computes "
                 f"{TORCH_FORMULA}: write it that way to be bit-exact, or allow it with --max-ulp {int(np.ceil(tu))}")
     else:
-        text = f"equal to {_ulp_text(worst)} ULP to {formula}: {what}"
+        how = "equal to 0 ULP to" if worst == 0 else f"within {_ulp_text(worst)} ULP of"
+        text = f"{how} {formula}: {what}"
     result.update(mistake=best, explanation=text, channels=[int(i) for i in hit], formula=formula,
                   variant=variant, max_ulp=int(worst) if np.isfinite(worst) else None)
     rest = np.setdiff1d(bad, hit)

@@ -325,3 +325,14 @@ def failure_summary(report: dict) -> str:
     return (f"{report['kernel']} failed {len(bad)} of {len(report['layers'])} layers on {report['board']}; "
             f"first: {first['name']}" + (f" ({what})" if what else "") + ": "
             + "; ".join(first.get("fail_reasons", [])))
+
+
+def failure_fix(report: dict, report_path=None) -> str:
+    first = next(e for e in report["layers"] if not e["pass"])
+    if first.get("error"):
+        fix = "find the bad pointer or the loop that never ends in your function"
+    elif (first.get("diagnosis") or {}).get("mistake") == "precision":
+        fix = "the lines above show torch's exact arithmetic; or accept the rounding with --max-ulp N"
+    else:
+        fix = "the lines above name the mistake and its fix"
+    return fix + (f"; details in {report_path}" if report_path else "")

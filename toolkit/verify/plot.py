@@ -1,6 +1,7 @@
 """--plot: per-layer errors as a PNG (matplotlib, Agg backend)."""
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -33,7 +34,8 @@ def write_plot(report: dict, path) -> None:
         axes[1].set_ylabel("elements")
         axes[1].legend(fontsize=7)
     else:
-        ulp = [e.get("max_ulp_err", 0) for e in layers]
+        ulp = [v if isinstance(v, (int, float)) and math.isfinite(v) else 0
+               for v in (e.get("max_ulp_err") for e in layers)]    # None: the layer did not run
         axes[1].bar(range(len(names)), ulp)
         axes[1].set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
         axes[1].set_ylabel("max ULP from torch eval")
