@@ -110,3 +110,27 @@ def test_batch_stats_follow_the_calls(kernel_lib):
     d = diagnose(Layer.from_module(bn), x, y, torch_eval(bn, x), calls=[(0, 4), (4, 8)])
     assert d["mistake"] == "batch_stats"
     assert len(d["channels"]) == 6
+
+
+@pytest.mark.parametrize("affine, bias", [(False, False), (True, False)])
+def test_layers_without_weight_or_bias(kernel_lib, affine, bias):
+    """weight/bias NULL (affine=False, bias=False): the right kernel is bit-exact;
+    a kernel off by a rounding is `precision`, never a weight/bias mistake."""
+    import torch
+
+    bn = make_bn()
+    if not affine:
+        bn = torch.nn.BatchNorm2d(6, affine=False, eps=1e-3).eval()
+        bn.running_mean.copy_(make_bn().running_mean)
+        bn.running_var.copy_(make_bn().running_var)
+    elif not bias:
+        with torch.no_grad():
+            bn.bias = None
+    x = inputs((3, 6, 4, 4))
+    y = run_kernel(kernel_lib("correct_fma"), bn, x)
+    ref = torch_eval(bn, x)
+    assert diagnose(Layer.from_module(bn), x, y, ref) is None
+    y2 = y.copy()
+    y2[:, 2] = np.nextafter(y2[:, 2], np.float32(np.inf))
+    d = diagnose(Layer.from_module(bn), x, y2, ref)
+    assert d["mistake"] == "precision" and d["channels"] == [2]

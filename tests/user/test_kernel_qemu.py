@@ -52,3 +52,19 @@ def test_crash_is_a_hardfault(model_and_inputs):
 def test_endless_loop_is_a_hang_and_qemu_is_stopped(model_and_inputs):
     first = run(model_and_inputs, "hang", call_timeout=1.0)["layers"][0]
     assert first["error"] == "hang" and "the board was stopped" in first["fail_reasons"][0]
+
+
+def test_batch_split_over_several_calls_on_a_small_board():
+    """qemu-netduinoplus2 (128 KiB RAM) takes 1536 floats per call: 32 samples
+    of the 120-float BN2d input need three calls, and the batch statistics
+    the wrong kernel computes are those of each call."""
+    import numpy as np
+
+    model = bn_model.build()
+    x = np.random.default_rng(3).standard_normal((32, 4, 6, 5)).astype(np.float32)
+    report = verify_kernel(model, x, f"{KERNELS / 'batch_stats'}.c:my_bn", board="qemu-netduinoplus2")
+    bn2d = report["layers"][0]
+    assert len(bn2d["calls"]) == 3
+    assert all(e["diagnosis"]["mistake"] == "batch_stats" for e in report["layers"])
+    good = verify_kernel(model, x, f"{KERNELS / 'correct_fma'}.c:my_bn", board="qemu-netduinoplus2")
+    assert good["pass"]
