@@ -273,14 +273,14 @@ static bnrt_status_t dispatch(bnrt_cmd_ctx_t *ctx, uint8_t cmd, uint8_t seq, io_
         return bnrt_cmd_freeze(&ctx->train, ctx->has_model ? &ctx->model : NULL,
                                (uint8_t *)ctx->slot[ctx->active], io->p, io->n, io->out,
                                io->room, &io->out_len);
-#ifdef BNRT_USER_HARNESS
-    case BNRT_CMD_USER: return bnrt_cmd_user(io->p, io->n, io->out, io->room, &io->out_len);
-#endif
     case BNRT_CMD_RESET:
         if (io->n != 0)
             return BNRT_ERR_FRAME_FORMAT;
         ctx->loading = 0;
         return BNRT_OK;
+#ifdef BNRT_USER_HARNESS
+    case BNRT_CMD_USER: return bnrt_cmd_user(io->p, io->n, io->out, io->room, &io->out_len);
+#endif
     default: return BNRT_ERR_COMMAND;
     }
 }
