@@ -150,6 +150,19 @@ STATS_RESPONSE_FIELDS = ("num_batches_tracked", "first", "count")  # then runnin
 FREEZE = struct.Struct("<H")                  # layer index
 FREEZE_RESPONSE = struct.Struct("<I")         # the model's new crc32
 
+# Structs and constants cheader.py emits for the header besides its fixed list.
+C_STRUCTS = [("TRAIN_SETUP", TRAIN_SETUP, TRAIN_SETUP_FIELDS),
+             ("TRAIN_BEGIN", TRAIN_BEGIN, TRAIN_BEGIN_FIELDS),
+             ("TRAIN", TRAIN, TRAIN_FIELDS),
+             ("STATS", STATS, ("first", "count")),
+             ("STATS_RESPONSE", STATS_RESPONSE, STATS_RESPONSE_FIELDS),
+             ("FREEZE", FREEZE, ("layer",)),
+             ("FREEZE_RESPONSE", FREEZE_RESPONSE, ("crc32",))]
+C_CONSTANTS = {**{f"TRAIN_PHASE_{k}": v for k, v in TRAIN_PHASES.items()},
+               **{f"TRAIN_PASS_{k}": v for k, v in TRAIN_PASSES.items()},
+               "TRAIN_FLAG_CUMULATIVE": TRAIN_FLAG_CUMULATIVE, "TRAIN_FLAG_FMA": TRAIN_FLAG_FMA,
+               "TRAIN_FLAGS_KNOWN": TRAIN_FLAGS_KNOWN}
+
 # A user's own BN function (firmware/include/bnrt_user.h) in a harness image
 # (`toolkit verify --kernel`, docs/verify-your-code.md).  USER payloads start
 # with a phase byte.  SETUP announces one layer (which tensors it has, its
@@ -173,25 +186,13 @@ USER_FIELDS = ("phase", "tensor", "reserved", "first", "count")
 USER_CALL = struct.Struct("<BBHII")
 USER_CALL_FIELDS = ("phase", "reserved", "layer", "batch", "spatial")
 USER_CALL_RESPONSE = struct.Struct("<I")      # counter ticks spent in the user's function
-# Structs and constants cheader.py emits for the header besides its fixed list.
-C_STRUCTS = [("TRAIN_SETUP", TRAIN_SETUP, TRAIN_SETUP_FIELDS),
-             ("TRAIN_BEGIN", TRAIN_BEGIN, TRAIN_BEGIN_FIELDS),
-             ("TRAIN", TRAIN, TRAIN_FIELDS),
-             ("STATS", STATS, ("first", "count")),
-             ("STATS_RESPONSE", STATS_RESPONSE, STATS_RESPONSE_FIELDS),
-             ("FREEZE", FREEZE, ("layer",)),
-             ("FREEZE_RESPONSE", FREEZE_RESPONSE, ("crc32",)),
-             ("USER_SETUP", USER_SETUP, USER_SETUP_FIELDS),
-             ("USER_SETUP_RESPONSE", USER_SETUP_RESPONSE, USER_SETUP_RESPONSE_FIELDS),
-             ("USER", USER, USER_FIELDS),
-             ("USER_CALL", USER_CALL, USER_CALL_FIELDS),
-             ("USER_CALL_RESPONSE", USER_CALL_RESPONSE, ("ticks",))]
-C_CONSTANTS = {**{f"TRAIN_PHASE_{k}": v for k, v in TRAIN_PHASES.items()},
-               **{f"TRAIN_PASS_{k}": v for k, v in TRAIN_PASSES.items()},
-               "TRAIN_FLAG_CUMULATIVE": TRAIN_FLAG_CUMULATIVE, "TRAIN_FLAG_FMA": TRAIN_FLAG_FMA,
-               "TRAIN_FLAGS_KNOWN": TRAIN_FLAGS_KNOWN,
-               **{f"USER_PHASE_{k}": v for k, v in USER_PHASES.items()},
-               **{f"USER_TENSOR_{k.upper()}": v for k, v in USER_TENSORS.items()}}
+C_STRUCTS += [("USER_SETUP", USER_SETUP, USER_SETUP_FIELDS),
+              ("USER_SETUP_RESPONSE", USER_SETUP_RESPONSE, USER_SETUP_RESPONSE_FIELDS),
+              ("USER", USER, USER_FIELDS),
+              ("USER_CALL", USER_CALL, USER_CALL_FIELDS),
+              ("USER_CALL_RESPONSE", USER_CALL_RESPONSE, ("ticks",))]
+C_CONSTANTS.update({f"USER_PHASE_{k}": v for k, v in USER_PHASES.items()})
+C_CONSTANTS.update({f"USER_TENSOR_{k.upper()}": v for k, v in USER_TENSORS.items()})
 
 # ------------------------------------------------------------ status codes
 # One list for the C runtime, the firmware and the host: (NAME, message, fix).
