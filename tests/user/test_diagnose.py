@@ -134,3 +134,21 @@ def test_layers_without_weight_or_bias(kernel_lib, affine, bias):
     y2[:, 2] = np.nextafter(y2[:, 2], np.float32(np.inf))
     d = diagnose(Layer.from_module(bn), x, y2, ref)
     assert d["mistake"] == "precision" and d["channels"] == [2]
+
+
+def test_large_layer_torch_train_mode_is_batch_stats():
+    """torch's own train-mode BN (an independent producer of the mistake) on a
+    layer larger than FIT_ELEMENTS: fitted on a subset, named batch_stats."""
+    import torch
+    import torch.nn.functional as F
+
+    from toolkit.verify import diagnose as dg
+
+    bn = make_bn(16)
+    x = inputs((8, 16, 32, 32))
+    assert x.size > dg.FIT_ELEMENTS
+    with torch.no_grad():
+        y = F.batch_norm(torch.from_numpy(x), None, None, bn.weight, bn.bias, True, 0.0, bn.eps).numpy()
+    d = diagnose(Layer.from_module(bn), x, y, torch_eval(bn, x))
+    assert d["mistake"] == "batch_stats" and d["channels"] == list(range(16))
+    assert len(d["channel_max_ulp"]) == 16

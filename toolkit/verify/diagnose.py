@@ -26,6 +26,7 @@ MISTAKES = ("eps_missing", "eps_outside_sqrt", "var_as_std", "running_stats_igno
             "weight_bias_swapped", "mean_var_swapped", "affine_ignored", "channel_layout",
             "precision", "unknown")
 DEFAULT_TOLERANCE = 4        # ULP at the scale of the largest term
+FIT_ELEMENTS = 1 << 16       # candidates are fitted on at most this many elements
 TORCH_FORMULA = "a = (1/sqrt(running_var + eps)) * weight; b = fmaf(-running_mean, a, bias); y = fmaf(x, a, b)"
 F32 = np.float32
 
@@ -238,12 +239,25 @@ def _ulp_text(u: float) -> str:
     return "inf" if not np.isfinite(u) else str(int(u))
 
 
+def _subset(shape) -> tuple:
+    """The first samples (and spatial positions) of a large layer: candidates
+    are fitted there, statistics and channel indices come from the whole."""
+    n, c, s = shape
+    if n * c * s <= FIT_ELEMENTS:
+        return (slice(None),) * 3
+    keep_s = max(1, min(s, FIT_ELEMENTS // c))
+    keep_n = max(1, min(n, FIT_ELEMENTS // (c * keep_s)))
+    return (slice(0, keep_n), slice(None), slice(0, keep_s))
+
+
 def diagnose(layer: Layer, x: np.ndarray, y: np.ndarray, y_ref: np.ndarray, *,
              calls=None, tolerance: float = DEFAULT_TOLERANCE) -> dict | None:
     """The mistake that explains y (the user's outputs for x, NCHW) where it
     differs from y_ref (torch eval).  None when y equals y_ref bit for bit.
     `calls`: the (first, stop) sample ranges the user's function was called
-    on (batch statistics depend on them); default one call on all samples."""
+    on (batch statistics depend on them); default one call on all samples.
+    On layers of more than FIT_ELEMENTS elements the candidates are fitted on
+    the first samples and spatial positions (the error map covers all)."""
     x = np.asarray(x, F32)
     n, c = x.shape[:2]
     x = x.reshape(n, c, -1)
@@ -255,8 +269,12 @@ def diagnose(layer: Layer, x: np.ndarray, y: np.ndarray, y_ref: np.ndarray, *,
         return None
     calls = list(calls) if calls else [(0, n)]
     found = {}     # id -> (channels mask, ulp per channel, formula, what, variant per channel)
+    sub = _subset(x.shape)
+    xs, ys = x[sub], y[sub]
     for mid, formula, what, params, factor in _candidates(layer, x, calls):
-        e, u, names = _fit(x, y, layer, params, factor, tolerance)
+        params = _Params(*(np.asarray(a)[sub] for a in (params.mean, params.var, params.weight, params.bias)),
+                         params.den)
+        e, u, names = _fit(xs, ys, layer, params, factor, tolerance)
         ok = e <= tolerance
         key = "precision" if mid == "correct" else mid
         prev = found.get(key)
