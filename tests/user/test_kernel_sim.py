@@ -122,3 +122,22 @@ def test_cli_compile_error_shows_the_compiler(tmp_path):
 def test_cli_bad_kernel_argument(kernel, message):
     r = _cli("--kernel", kernel)
     assert r.returncode in (3, 8) and message in r.stderr and "Traceback" not in r.stderr
+
+
+def _host_has_fma() -> bool:
+    try:
+        return " fma " in f" {Path('/proc/cpuinfo').read_text()} "
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _host_has_fma(), reason="the host CPU has no FMA instruction to contract into")
+def test_kernel_cflags_reach_the_users_code(model_and_inputs):
+    """-ffp-contract=fast turns the unfused x*a + (b - m*a) into torch's two fmas: bit-exact."""
+    assert run(model_and_inputs, "correct_unfused_torch", cflags="-ffp-contract=fast")["pass"]
+
+
+def test_cli_bad_kernel_cflags():
+    r = _cli("--kernel", "kernels/correct_fma.c:my_bn", "--kernel-cflags", "-Wno-such-flag=3 -mno-such")
+    assert r.returncode == 8 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith("error: --kernel-cflags")

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import hashlib
 import re
+import shlex
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -148,6 +149,10 @@ def build_harness(board: Board, kernel: Kernel, cflags: str = "") -> Path:
     if r.returncode != 0:
         output = r.stderr + r.stdout
         details = _tidy(output, kernel, entry)
+        if cflags and re.search(r"unrecognized (command[- ]line )?option|invalid argument|cannot find", output):
+            first = next((l for l in details.splitlines() if "error" in l), "the compiler rejected them")
+            raise UserCodeError(f"--kernel-cflags {cflags!r} do not work for {board.name}: {first.strip()}",
+                                "give flags this compiler accepts", details)
         if str(kernel.source) in output or str(entry) in output or "undefined reference" in output \
                 or "multiple definition" in output:
             path = kernel.text.rpartition(":")[0]
@@ -162,7 +167,7 @@ def build_harness(board: Board, kernel: Kernel, cflags: str = "") -> Path:
                                 "or the flags given with --kernel-cflags", details)
         raise ToolMissing(f"building the harness for {board.name} failed: "
                           f"{(details.splitlines() or ['make failed'])[-1]}",
-                          f"run `{' '.join(cmd)}` to see the full output")
+                          f"run `{shlex.join(cmd)}` to see the full output")
     return out / image
 
 
