@@ -68,3 +68,14 @@ def test_batch_split_over_several_calls_on_a_small_board():
     assert all(e["diagnosis"]["mistake"] == "batch_stats" for e in report["layers"])
     good = verify_kernel(model, x, f"{KERNELS / 'correct_fma'}.c:my_bn", board="qemu-netduinoplus2")
     assert good["pass"]
+
+
+def test_more_channels_than_the_harness_holds():
+    import torch
+
+    from user_helpers import inputs, make_bn
+
+    model = torch.nn.Sequential(make_bn(2000, dims=1))
+    report = verify_kernel(model, inputs((4, 2000)), f"{KERNELS / 'correct_fma'}.c:my_bn", board=BOARD)
+    layer = report["layers"][0]
+    assert not report["pass"] and "2000 channels are more than the harness" in layer["fail_reasons"][0]

@@ -356,4 +356,6 @@ class Client:
 
 
 def _status_error(command: str, status: int) -> ProtocolError:
-    return ProtocolError(f"the board rejected {command}: {spec.status_message(status)}")
+    error = ProtocolError(f"the board rejected {command}: {spec.status_message(status)}")
+    error.status = status
+    return error

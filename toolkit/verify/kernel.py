@@ -26,6 +26,7 @@ import numpy as np
 from .. import __version__
 from ..boards import Board, get_board, start_board
 from ..errors import BoardError, InputError, ProtocolError, ToolMissing, UserCodeError
+from ..format import spec
 from ..firmware_build import CROSS_PACKAGES, FIRMWARE_DIR, build_dir, require_tool
 from ..protocol import user as proto
 from ..protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client
@@ -263,12 +264,16 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim
             layer = Layer(bn.weight, bn.bias, bn.running_mean, bn.running_var, float(bn.eps))
             x = np.ascontiguousarray(x_nc, np.float32)
             n, spatial = x.shape[0], entry["spatial"]
-            cap = proto.setup(client, layer) if bn.channels else None
-            if cap is None or bn.channels > cap.max_channels or bn.channels * spatial > cap.max_elements:
-                entry["fail_reasons"] = ["too large for the harness: one sample has "
-                                         f"{bn.channels * spatial} floats ({bn.channels} channels); the harness "
-                                         f"takes {cap.max_elements if cap else 0} floats and "
-                                         f"{cap.max_channels if cap else 0} channels"]
+            try:
+                cap = proto.setup(client, layer)
+            except ProtocolError as e:
+                why = (f"{bn.channels} channels are more than the harness on this board holds; host-sim holds 65536"
+                       if getattr(e, "status", None) == spec.STATUS["ERR_CHANNELS"] else f"the board refused the layer: {e}")
+                entry["fail_reasons"] = [why]
+                continue
+            if bn.channels * spatial > cap.max_elements:
+                entry["fail_reasons"] = [f"too large for the harness: one sample has {bn.channels * spatial} "
+                                         f"floats; the harness takes {cap.max_elements} per call"]
                 continue
             calls = _calls(n, bn.channels * spatial, cap.max_elements)
             parts, ticks = [], 0
@@ -336,7 +341,9 @@ def failure_fix(report: dict, report_path=None) -> str:
     first = next(e for e in report["layers"] if not e["pass"])
     if first.get("error"):
         fix = "find the bad pointer or the loop that never ends in your function"
-    elif (first.get("diagnosis") or {}).get("mistake") == "precision":
+    elif not first.get("diagnosis"):
+        fix = "the reason is in the table above" + (" and the report" if report_path else "")
+    elif first["diagnosis"]["mistake"] == "precision":
         fix = "the lines above show torch's exact arithmetic; or accept the rounding with --max-ulp N"
     else:
         fix = "the lines above name the mistake and its fix"
