@@ -141,3 +141,14 @@ def test_cli_bad_kernel_cflags():
     r = _cli("--kernel", "kernels/correct_fma.c:my_bn", "--kernel-cflags", "-Wno-such-flag=3 -mno-such")
     assert r.returncode == 8 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("error: --kernel-cflags")
+
+
+def test_outputs_never_written_are_counted(model_and_inputs):
+    """The harness fills y with NaN first: a kernel that skips samples 1.. leaves them."""
+    report = run(model_and_inputs, "batch_ignored")
+    model, x = model_and_inputs
+    for e in report["layers"]:
+        per_sample = e["elements"] // x.shape[0]
+        assert e["unwritten"] == e["elements"] - per_sample
+        assert any("never written" in r for r in e["fail_reasons"])
+        assert e["diagnosis"]["mistake"] == "unknown"

@@ -35,6 +35,7 @@ from .diagnose import Layer, diagnose, term_ulp
 
 BUILD_TIMEOUT = 300
 DEFAULT_CALL_TIMEOUT = 10.0
+UNWRITTEN = 0xFFFFFFFF  # the harness fills the output with these NaN bits before each call (cmd_user.c)
 EXIT_FAULT = 3          # the Cortex-M fault handler's semihosting exit status (ports/cortex-m/startup.c)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -303,6 +304,11 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim
             if entry["max_ulp_err"] > max_ulp:
                 entry["fail_reasons"] = [f"{entry['max_ulp_err']} ULP from torch eval at the scale of the "
                                          f"largest term (allowed {max_ulp})"]
+            unwritten = int(np.count_nonzero(got.view(np.uint32) == UNWRITTEN))
+            if unwritten:
+                entry["unwritten"] = unwritten
+                entry.setdefault("fail_reasons", []).append(
+                    f"{unwritten} of {got.size} outputs were never written by your function")
             entry["pass"] = "fail_reasons" not in entry
             if not entry["bit_exact"]:
                 entry["diagnosis"] = diagnose(layer, x, got, y_ref, calls=calls)
@@ -323,6 +329,9 @@ def diagnosis_lines(report: dict) -> list[str]:
             out.append(f"{e['name']}: {d['mistake']} ({where}): {d['explanation']}")
         elif e.get("error"):
             out.append(f"{e['name']}: {e['error']}: {e['fail_reasons'][0]}")
+        if e.get("unwritten"):
+            out.append(f"{e['name']}: {e['unwritten']} of {e['elements']} outputs were never written "
+                       "(check the loop bounds: every batch, channel and spatial index)")
     return out
 
 
