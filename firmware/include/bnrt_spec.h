@@ -157,12 +157,21 @@
 #define BNRT_USER_SETUP_SIZE 12u
 #define BNRT_USER_SETUP_OFF_PHASE 0u  /* 1 byte(s) */
 #define BNRT_USER_SETUP_OFF_FLAGS 1u  /* 1 byte(s) */
-#define BNRT_USER_SETUP_OFF_RESERVED 2u  /* 2 byte(s) */
+#define BNRT_USER_SETUP_OFF_DTYPE 2u  /* 1 byte(s) */
+#define BNRT_USER_SETUP_OFF_RESERVED 3u  /* 1 byte(s) */
 #define BNRT_USER_SETUP_OFF_CHANNELS 4u  /* 4 byte(s) */
 #define BNRT_USER_SETUP_OFF_EPS 8u  /* 4 byte(s) */
 #define BNRT_USER_SETUP_RESPONSE_SIZE 8u
 #define BNRT_USER_SETUP_RESPONSE_OFF_MAX_CHANNELS 0u  /* 4 byte(s) */
 #define BNRT_USER_SETUP_RESPONSE_OFF_MAX_ELEMENTS 4u  /* 4 byte(s) */
+#define BNRT_USER_QUANT_SIZE 20u
+#define BNRT_USER_QUANT_OFF_PHASE 0u  /* 1 byte(s) */
+#define BNRT_USER_QUANT_OFF_RESERVED 1u  /* 1 byte(s) */
+#define BNRT_USER_QUANT_OFF_RESERVED2 2u  /* 2 byte(s) */
+#define BNRT_USER_QUANT_OFF_IN_SCALE 4u  /* 4 byte(s) */
+#define BNRT_USER_QUANT_OFF_IN_ZERO_POINT 8u  /* 4 byte(s) */
+#define BNRT_USER_QUANT_OFF_OUT_SCALE 12u  /* 4 byte(s) */
+#define BNRT_USER_QUANT_OFF_OUT_ZERO_POINT 16u  /* 4 byte(s) */
 #define BNRT_USER_SIZE 12u
 #define BNRT_USER_OFF_PHASE 0u  /* 1 byte(s) */
 #define BNRT_USER_OFF_TENSOR 1u  /* 1 byte(s) */
@@ -192,6 +201,7 @@
 #define BNRT_USER_PHASE_DATA 2u
 #define BNRT_USER_PHASE_CALL 3u
 #define BNRT_USER_PHASE_READ 4u
+#define BNRT_USER_PHASE_QUANT 5u
 #define BNRT_USER_TENSOR_WEIGHT 0u
 #define BNRT_USER_TENSOR_BIAS 1u
 #define BNRT_USER_TENSOR_RUNNING_MEAN 2u

@@ -47,4 +47,28 @@ typedef struct {
 typedef void (*bnrt_user_bn_f32_fn)(const bnrt_user_bn_t *bn, const float *x, float *y,
                                     uint32_t batch, uint32_t spatial);
 
+/* The s8 variant (`toolkit verify --kernel file.c:NAME --dtype s8`): the same
+ * tensors, plus the quantization of the layer's input and output as
+ * `toolkit export --dtype s8` chooses it (per tensor, from the calibration
+ * inputs):
+ *   x_real = (x - in_zero_point) * in_scale
+ *   y      = clamp(floor(y_real / out_scale + 0.5) + out_zero_point, -128, 127)
+ * where y_real is BN of x_real as above.  A layer passes when every y is
+ * within --max-lsb-err (default 1) of that value computed exactly. */
+typedef struct {
+    uint32_t channels;
+    const float *weight, *bias;               /* NULL when affine=False */
+    const float *running_mean, *running_var;  /* NULL when the layer has no running stats */
+    float eps;
+    float in_scale;
+    int32_t in_zero_point;
+    float out_scale;
+    int32_t out_zero_point;
+} bnrt_user_bn_s8_t;
+
+/*   void NAME(const bnrt_user_bn_s8_t *bn, const int8_t *x, int8_t *y,
+ *             uint32_t batch, uint32_t spatial);      (layout as above) */
+typedef void (*bnrt_user_bn_s8_fn)(const bnrt_user_bn_s8_t *bn, const int8_t *x, int8_t *y,
+                                   uint32_t batch, uint32_t spatial);
+
 #endif

@@ -79,3 +79,13 @@ def test_more_channels_than_the_harness_holds():
     report = verify_kernel(model, inputs((4, 2000)), f"{KERNELS / 'correct_fma'}.c:my_bn", board=BOARD)
     layer = report["layers"][0]
     assert not report["pass"] and "2000 channels are more than the harness" in layer["fail_reasons"][0]
+
+
+@pytest.mark.parametrize("stem, mistake", [("correct_s8", None), ("running_stats_ignored_s8", "running_stats_ignored")])
+def test_s8_signature_on_the_m4(model_and_inputs, stem, mistake):
+    report = run(model_and_inputs, stem, dtype="s8")
+    for e in report["layers"]:
+        if mistake is None:
+            assert e["pass"] and e["max_lsb_err"] <= 1
+        else:
+            assert e["diagnosis"]["mistake"] == mistake

@@ -152,3 +152,24 @@ def test_outputs_never_written_are_counted(model_and_inputs):
         assert e["unwritten"] == e["elements"] - per_sample
         assert any("never written" in r for r in e["fail_reasons"])
         assert e["diagnosis"]["mistake"] == "unknown"
+
+
+@pytest.mark.parametrize("stem, mistake", [("correct_s8", None), ("running_stats_ignored_s8", "running_stats_ignored"),
+                                           ("weight_bias_swapped_s8", "weight_bias_swapped")])
+def test_s8_signature(model_and_inputs, stem, mistake):
+    """The s8 variant: quantized with export's parameters, compared within 1 LSB
+    of the exact result (the float64 BN of the dequantized input, quantized)."""
+    report = run(model_and_inputs, stem, dtype="s8")
+    assert report["dtype"] == "s8"
+    for e in report["layers"]:
+        assert set(e["quantization"]) == {"in_scale", "in_zero_point", "out_scale", "out_zero_point"}
+        if mistake is None:
+            assert e["pass"] and e["max_lsb_err"] <= 1
+        else:
+            assert not e["pass"] and e["diagnosis"]["mistake"] == mistake
+
+
+def test_cli_wrong_signature_for_the_dtype():
+    r = _cli("--kernel", "kernels/correct_fma.c:my_bn", "--dtype", "s8")
+    assert r.returncode == 8 and "Traceback" not in r.stderr
+    assert "does not have the s8 signature of bnrt_user.h" in r.stderr.strip().splitlines()[-1]

@@ -122,9 +122,10 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
     sizes = _int_list(batch_sizes, "--batch-sizes")
     if kernel:
         from ..verify import kernel as user_kernel
-        if dtype != "f32" or layout != "nchw" or sizes:
-            raise InputError("--kernel checks an f32 NCHW function, once per layer",
-                             "drop --dtype, --layout and --batch-sizes")
+        from ..verify import kernel_compare
+        if dtype == "s16" or layout != "nchw" or sizes:
+            raise InputError("--kernel checks an f32 or s8 NCHW function, once per layer",
+                             "drop --layout and --batch-sizes; use --dtype f32 or s8")
         spec = user_kernel.probe_label(kernel) if port and ":" not in kernel else user_kernel.parse_kernel(kernel)
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     x = load_inputs(inputs, samples, seed, input_shape, loaded)
@@ -132,15 +133,15 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
     if kernel:
         try:
             with bar:
-                result = user_kernel.verify_kernel(loaded.model, x, spec, board=board, port=port,
-                                                   cflags=kernel_cflags, max_ulp=max_ulp or 0, timeout=timeout,
-                                                   retries=retries, call_timeout=call_timeout,
-                                                   on_progress=update)
+                result = user_kernel.verify_kernel(loaded.model, x, spec, dtype=dtype, board=board, port=port,
+                                                   cflags=kernel_cflags, max_ulp=max_ulp or 0,
+                                                   max_lsb_err=max_lsb_err, timeout=timeout, retries=retries,
+                                                   call_timeout=call_timeout, on_progress=update)
         except UserCodeError as e:
             if e.details:
                 click.echo(e.details, err=True)
             raise
-        failure_summary = user_kernel.failure_summary
+        failure_summary = kernel_compare.failure_summary
     else:
         with bar:
             result = verify(loaded.model, x, dtype=dtype, layout=layout, board=board, port=port,
@@ -159,10 +160,10 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
         write_plot(result, plot)
     Console(width=None if sys.stdout.isatty() else 120).print(rep.table(result))
     if kernel:
-        for line in user_kernel.diagnosis_lines(result):
+        for line in kernel_compare.diagnosis_lines(result):
             click.echo(line)
     if not result["pass"] and kernel:
-        raise VerifyFailed(failure_summary(result), user_kernel.failure_fix(result, report_path))
+        raise VerifyFailed(failure_summary(result), kernel_compare.failure_fix(result, report_path))
     if not result["pass"]:
         raise VerifyFailed(failure_summary(result),
                            "see the table" + (f" and {report_path}" if report_path else "")

@@ -170,15 +170,22 @@ C_CONSTANTS = {**{f"TRAIN_PHASE_{k}": v for k, v in TRAIN_PHASES.items()},
 # one tensor as float32; DATA fills the input buffer (float32, NCHW); CALL runs
 # the user's function once on the first batch*channels*spatial inputs into the
 # output buffer; READ answers a range of the output buffer.
-USER_PHASES = {"SETUP": 0, "PARAM": 1, "DATA": 2, "CALL": 3, "READ": 4}
+USER_PHASES = {"SETUP": 0, "PARAM": 1, "DATA": 2, "CALL": 3, "READ": 4, "QUANT": 5}
 USER_TENSORS = {"weight": 0, "bias": 1, "running_mean": 2, "running_var": 3}   # bit (1 << id) in flags
-# SETUP: phase, flags (tensors present), reserved, channels, eps
-USER_SETUP = struct.Struct("<BBHIf")
-USER_SETUP_FIELDS = ("phase", "flags", "reserved", "channels", "eps")
+# SETUP: phase, flags (tensors present), dtype (DTYPES: f32 or s8, the
+# function's signature), reserved, channels, eps
+USER_SETUP = struct.Struct("<BBBBIf")
+USER_SETUP_FIELDS = ("phase", "flags", "dtype", "reserved", "channels", "eps")
 USER_SETUP_RESPONSE = struct.Struct("<II")    # max_channels, max_elements (per buffer)
 USER_SETUP_RESPONSE_FIELDS = ("max_channels", "max_elements")
+# QUANT (s8 only, after SETUP): phase, reserved, reserved, in_scale, in_zero_point,
+# out_scale, out_zero_point (bnrt_user_bn_s8_t)
+USER_QUANT = struct.Struct("<BBHfifi")
+USER_QUANT_FIELDS = ("phase", "reserved", "reserved2", "in_scale", "in_zero_point", "out_scale",
+                     "out_zero_point")
 # PARAM / DATA / READ: phase, tensor (PARAM only), reserved, first, count, then
-# count float32 (PARAM, DATA); READ answers count float32.
+# count float32 (PARAM) or count elements of the layer's dtype (DATA); READ
+# answers count elements.
 USER = struct.Struct("<BBHII")
 USER_FIELDS = ("phase", "tensor", "reserved", "first", "count")
 # CALL: phase, reserved, layer (the BN layer's index in the model: a probe
@@ -188,6 +195,7 @@ USER_CALL_FIELDS = ("phase", "reserved", "layer", "batch", "spatial")
 USER_CALL_RESPONSE = struct.Struct("<I")      # counter ticks spent in the user's function
 C_STRUCTS += [("USER_SETUP", USER_SETUP, USER_SETUP_FIELDS),
               ("USER_SETUP_RESPONSE", USER_SETUP_RESPONSE, USER_SETUP_RESPONSE_FIELDS),
+              ("USER_QUANT", USER_QUANT, USER_QUANT_FIELDS),
               ("USER", USER, USER_FIELDS),
               ("USER_CALL", USER_CALL, USER_CALL_FIELDS),
               ("USER_CALL_RESPONSE", USER_CALL_RESPONSE, ("ticks",))]

@@ -35,16 +35,25 @@ def _step(client) -> int:
     return max(1, (client.board.max_payload - spec.USER.size) // 4)
 
 
-def setup(client, layer) -> Capacity:
+ELEMENT = {"f32": F32, "s8": np.dtype("i1")}
+
+
+def setup(client, layer, dtype: str = "f32", quant=None) -> Capacity:
     """Send one layer (weight, bias, running_mean, running_var: arrays or
-    None; eps; as toolkit.verify.diagnose.Layer).  Returns the capacity."""
+    None; eps; as toolkit.verify.diagnose.Layer) for a function of `dtype`'s
+    signature; s8 needs quant = (in_scale, in_zero_point, out_scale,
+    out_zero_point).  Returns the capacity."""
     tensors = {k: getattr(layer, k) for k in spec.USER_TENSORS}
     present = [k for k, v in tensors.items() if v is not None]
     channels = next((np.asarray(tensors[k]).size for k in present), 0)
     flags = sum(1 << spec.USER_TENSORS[k] for k in present)
-    answer = client.request("USER", spec.USER_SETUP.pack(_PHASE["SETUP"], flags, 0, channels,
-                                                         float(layer.eps)))
+    answer = client.request("USER", spec.USER_SETUP.pack(_PHASE["SETUP"], flags, spec.DTYPES[dtype], 0,
+                                                         channels, float(layer.eps)))
     cap = Capacity(*spec.USER_SETUP_RESPONSE.unpack_from(answer))
+    if dtype == "s8":
+        in_scale, in_zp, out_scale, out_zp = quant
+        client.request("USER", spec.USER_QUANT.pack(_PHASE["QUANT"], 0, 0, float(in_scale), int(in_zp),
+                                                    float(out_scale), int(out_zp)))
     step = _step(client)
     for k in present:
         arr = _f32(tensors[k], channels, k)
@@ -56,9 +65,9 @@ def setup(client, layer) -> Capacity:
 
 
 def upload(client, x: np.ndarray, progress=None) -> None:
-    """Fill the board's input buffer with x (float32, flattened)."""
-    flat = np.ascontiguousarray(x, dtype=F32).reshape(-1)
-    step = _step(client)
+    """Fill the board's input buffer with x (float32 or int8, flattened)."""
+    flat = np.ascontiguousarray(x, dtype=F32 if x.dtype.kind == "f" else ELEMENT["s8"]).reshape(-1)
+    step = max(1, (client.board.max_payload - spec.USER.size) // flat.itemsize)
     for first in range(0, flat.size, step):
         part = flat[first:first + step]
         client.request("USER", spec.USER.pack(_PHASE["DATA"], 0, 0, first, part.size) + part.tobytes())
@@ -79,12 +88,14 @@ def call(client, layer: int, batch: int, spatial: int, timeout: float) -> int:
     return spec.USER_CALL_RESPONSE.unpack_from(answer)[0]
 
 
-def download(client, count: int) -> np.ndarray:
-    """The first `count` floats of the board's output buffer."""
-    step = (client.board.max_payload // 4)
+def download(client, count: int, dtype: str = "f32") -> np.ndarray:
+    """The first `count` elements of the board's output buffer."""
+    element = ELEMENT[dtype]
+    step = client.board.max_payload // element.itemsize
     parts = []
     for first in range(0, count, step):
         n = min(step, count - first)
-        raw = client.request("USER", spec.USER.pack(_PHASE["READ"], 0, 0, first, n), answer_bytes=4 * n)
-        parts.append(np.frombuffer(raw, dtype=F32, count=n))
-    return np.concatenate(parts) if parts else np.zeros(0, F32)
+        raw = client.request("USER", spec.USER.pack(_PHASE["READ"], 0, 0, first, n),
+                             answer_bytes=element.itemsize * n)
+        parts.append(np.frombuffer(raw, dtype=element, count=n))
+    return np.concatenate(parts) if parts else np.zeros(0, element)

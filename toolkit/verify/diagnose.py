@@ -318,3 +318,60 @@ def diagnose(layer: Layer, x: np.ndarray, y: np.ndarray, y_ref: np.ndarray, *,
     if rest.size:
         result["unexplained_channels"] = [int(i) for i in rest]
     return result
+
+
+def diagnose_s8(layer: Layer, x_dq: np.ndarray, q: np.ndarray, q_ref: np.ndarray, out_quant, *,
+                calls=None, tolerance: int = 1) -> dict | None:
+    """The s8 signature: q (the user's int8 outputs for the dequantized inputs
+    x_dq, NCHW) against q_ref (the exact result quantized).  Each candidate is
+    computed exactly and quantized like the contract (out_quant = (out_scale,
+    out_zero_point)); it explains a channel within `tolerance` LSB.  A mistake
+    smaller than the quantization step cannot show, and the closest candidate
+    wins on a tie (the one matching more channels exactly)."""
+    from ..reference import quantize
+
+    x = np.asarray(x_dq, F32)
+    n, c = x.shape[:2]
+    x = x.reshape(n, c, -1)
+    q = np.asarray(q, np.int64).reshape(x.shape)
+    ref_lsb = np.abs(q - np.asarray(q_ref, np.int64).reshape(x.shape)).max(axis=(0, 2), initial=0)
+    bad = np.flatnonzero(ref_lsb > 0)
+    if bad.size == 0:
+        return None
+    sub = _subset(x.shape)
+    xs, qs = x[sub].astype(np.float64), q[sub]
+    found = {}
+    for mid, formula, what, p, _factor in _candidates(layer, x, list(calls) if calls else [(0, n)]):
+        p = _Params(*(np.asarray(a)[sub] for a in (p.mean, p.var, p.weight, p.bias)), p.den)
+        with np.errstate(all="ignore"):
+            y = (xs - p.mean) / _den(p, layer.eps, True) * p.weight + p.bias.astype(np.float64)
+        e = np.abs(qs - quantize(y, out_quant[0], out_quant[1], "s8").astype(np.int64)).max(axis=(0, 2), initial=0)
+        key = "precision" if mid == "correct" else mid
+        if key not in found or (e[bad] <= tolerance).sum() > (found[key][0][bad] <= tolerance).sum():
+            found[key] = (e, formula, what)
+    best, score = None, None
+    for key, (e, *_rest) in found.items():
+        sc = (int((e[bad] <= tolerance).sum()), int((e[bad] == 0).sum()), -MISTAKES.index(key))
+        if sc[0] and (score is None or sc > score):
+            best, score = key, sc
+    result = {"channel_max_lsb": [int(v) for v in ref_lsb]}
+    if best is None:
+        result.update(mistake="unknown", channels=[int(i) for i in bad],
+                      explanation=(f"{bad.size} of {c} channels differ from the exact result (up to "
+                                   f"{int(ref_lsb.max())} LSB) and no known mistake explains them; "
+                                   "channel_max_lsb shows where"))
+        return result
+    e, formula, what = found[best]
+    hit = bad[e[bad] <= tolerance]
+    worst = int(e[hit].max())
+    if best == "precision":
+        text = (f"within {int(ref_lsb[hit].max())} LSB of the exact result: the formula is right, the rounding "
+                "differs (the outputs are round(y / out_scale) + out_zero_point of the exact y); "
+                "allow it with --max-lsb-err")
+    else:
+        text = f"{'equal to' if worst == 0 else f'within {worst} LSB of'} {formula}, quantized: {what}"
+    result.update(mistake=best, explanation=text, channels=[int(i) for i in hit], formula=formula, max_lsb=worst)
+    rest = np.setdiff1d(bad, hit)
+    if rest.size:
+        result["unexplained_channels"] = [int(i) for i in rest]
+    return result

@@ -30,12 +30,12 @@ from ..format import spec
 from ..firmware_build import CROSS_PACKAGES, FIRMWARE_DIR, build_dir, require_tool
 from ..protocol import user as proto
 from ..protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client
-from . import metrics
-from .diagnose import Layer, diagnose, term_ulp
+from .. import reference
+from . import kernel_compare as compare
+from .diagnose import Layer
 
 BUILD_TIMEOUT = 300
 DEFAULT_CALL_TIMEOUT = 10.0
-UNWRITTEN = 0xFFFFFFFF  # the harness fills the output with these NaN bits before each call (cmd_user.c)
 EXIT_FAULT = 3          # the Cortex-M fault handler's semihosting exit status (ports/cortex-m/startup.c)
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -114,7 +114,7 @@ def _tidy(output: str, kernel: Kernel, entry: Path) -> str:
     return text.replace(str(entry), "<harness>")
 
 
-def build_harness(board: Board, kernel: Kernel, cflags: str = "") -> Path:
+def build_harness(board: Board, kernel: Kernel, cflags: str = "", dtype: str = "f32") -> Path:
     """Compile the user's file into the harness image of `board`; returns the
     simulator binary (kind sim) or the ELF (Cortex-M)."""
     require_tool("make", "make")
@@ -129,14 +129,15 @@ def build_harness(board: Board, kernel: Kernel, cflags: str = "") -> Path:
     else:
         raise InputError(f"board {board.name!r} (kind {board.kind}) cannot run C code",
                          "use host-sim or a Cortex-M board (`toolkit boards`)")
-    key = hashlib.sha256(f"{kernel.source}\0{kernel.name}\0{cflags}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(f"{kernel.source}\0{kernel.name}\0{cflags}\0{dtype}".encode()).hexdigest()[:12]
     root = build_dir() / "user" / board.name
     out = root / f"{kernel.name}-{key}"
     out.mkdir(parents=True, exist_ok=True)
     entry = out / "entry.c"
     body = ('#include "bnrt_user.h"\n'
             f'#include "{kernel.source}"\n'
-            f"const bnrt_user_bn_f32_fn bnrt_user_entry_f32 = {kernel.name};\n")
+            f"const bnrt_user_bn_f32_fn bnrt_user_entry_f32 = {kernel.name if dtype == 'f32' else '0'};\n"
+            f"const bnrt_user_bn_s8_fn bnrt_user_entry_s8 = {kernel.name if dtype == 's8' else '0'};\n")
     if not entry.exists() or entry.read_text() != body:
         entry.write_text(body)
     cmd = ["make", "-s", "--no-print-directory", "-C", str(FIRMWARE_DIR), target, f"BUILD={build_dir()}",
@@ -164,6 +165,10 @@ def build_harness(board: Board, kernel: Kernel, cflags: str = "") -> Path:
                                     details)
             first = next((l for l in details.splitlines() if ": error:" in l or "undefined reference" in l),
                          details.splitlines()[0] if details else "the compiler failed")
+            if "incompatible pointer type" in first and "<harness>" in first:
+                raise UserCodeError(f"{kernel.text} does not have the {dtype} signature of bnrt_user.h",
+                                    f"write it as in {FIRMWARE_DIR / 'include' / 'bnrt_user.h'}, or pick the other "
+                                    "signature with --dtype f32 or s8", details)
             raise UserCodeError(f"{kernel.text} does not build for {board.name}: {first.strip()}",
                                 f"fix the code (the signature is in {FIRMWARE_DIR / 'include' / 'bnrt_user.h'}) "
                                 "or the flags given with --kernel-cflags", details)
@@ -221,11 +226,12 @@ def _layer_entry(bn, name, x) -> dict:
             "max_ulp_err": None, "bit_exact": None, "device_ticks": None, "calls": None, "pass": False}
 
 
-def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim", port: str | None = None,
-                  cflags: str = "", max_ulp: int = 0, timeout: float = DEFAULT_TIMEOUT,
-                  retries: int = DEFAULT_RETRIES, call_timeout: float = DEFAULT_CALL_TIMEOUT,
-                  on_progress=None) -> dict:
-    """Run the user's kernel on every BN layer of `model`; returns the report dict."""
+def verify_kernel(model, inputs, kernel: Kernel | str, *, dtype: str = "f32", board: str = "host-sim",
+                  port: str | None = None, cflags: str = "", max_ulp: int = 0, max_lsb_err: int = 1,
+                  timeout: float = DEFAULT_TIMEOUT, retries: int = DEFAULT_RETRIES,
+                  call_timeout: float = DEFAULT_CALL_TIMEOUT, on_progress=None) -> dict:
+    """Run the user's kernel (the f32 or the s8 signature of bnrt_user.h) on
+    every BN layer of `model`; returns the report dict."""
     import torch
 
     from ..model.bn import find_bn
@@ -240,14 +246,22 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim
     if port is None and b.kind == "serial":
         raise InputError(f"{board} is a real board: the toolkit cannot start it",
                          "flash the harness image yourself and give its --port")
-    image = build_harness(b, kernel, cflags) if port is None else None
+    if dtype not in ("f32", "s8"):
+        raise InputError(f"--kernel has an f32 and an s8 signature, not {dtype}", "use --dtype f32 or s8")
+    image = build_harness(b, kernel, cflags, dtype) if port is None else None
     captured = capture(model, inputs)
     bns = find_bn(model)
+    blob_layers = []
+    if dtype == "s8":       # the quantization `toolkit export --dtype s8` chooses for these inputs
+        from ..format.reader import read_model
+        from ..model.export import export
+        exported = export(model, dtype="s8", layout="nchw", calib=inputs)
+        blob_layers = read_model(exported.blob if hasattr(exported, "blob") else bytes(exported)).layers
     modules = dict(model.named_modules()) if isinstance(model, torch.nn.Module) else {}
-    report = {"board": board, "dtype": "f32", "layout": "nchw", "kernel": kernel.text,
+    report = {"board": board, "dtype": dtype, "layout": "nchw", "kernel": kernel.text,
               "kernel_cflags": cflags, "samples": int(captured[0][1].shape[0]) if captured else 0,
               "pass": False, "cpu_capability": cpu_capability(), "torch_version": torch.__version__,
-              "toolkit_version": __version__, "thresholds": {"max_ulp": max_ulp}, "warnings": [], "layers": []}
+              "toolkit_version": __version__, "thresholds": {"max_ulp": max_ulp, "max_lsb_err": max_lsb_err}, "warnings": [], "layers": []}
     total = sum(x.size for _, x, _ in captured)
     done = 0
     with _board(b, image, port, timeout, retries) as (client, session):
@@ -264,9 +278,16 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim
             y_ref = _eval_contiguous(module, x_nc) if module is not None else y_nc
             layer = Layer(bn.weight, bn.bias, bn.running_mean, bn.running_var, float(bn.eps))
             x = np.ascontiguousarray(x_nc, np.float32)
+            quant = None
+            if dtype == "s8":
+                bl = blob_layers[index]
+                quant = (bl.in_scale, bl.in_zero_point, bl.out_scale, bl.out_zero_point)
+                entry["quantization"] = dict(zip(("in_scale", "in_zero_point", "out_scale", "out_zero_point"),
+                                                 (float(quant[0]), int(quant[1]), float(quant[2]), int(quant[3]))))
+                x = reference.quantize(x, quant[0], quant[1], "s8")
             n, spatial = x.shape[0], entry["spatial"]
             try:
-                cap = proto.setup(client, layer)
+                cap = proto.setup(client, layer, dtype, quant)
             except ProtocolError as e:
                 why = (f"{bn.channels} channels are more than the harness on this board holds; host-sim holds 65536"
                        if getattr(e, "status", None) == spec.STATUS["ERR_CHANNELS"] else f"the board refused the layer: {e}")
@@ -283,7 +304,7 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim
                     proto.upload(client, x[lo:hi],
                                  progress=lambda d, t, base=done: progress("run", base + d, total))
                     ticks += proto.call(client, index, hi - lo, spatial, call_timeout)
-                    parts.append(proto.download(client, x[lo:hi].size))
+                    parts.append(proto.download(client, x[lo:hi].size, dtype))
                     done += x[lo:hi].size
             except (BoardError, ProtocolError) as e:
                 kind, why = _stopped_why(session, call_timeout)
@@ -295,65 +316,11 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, board: str = "host-sim
             got = np.concatenate(parts).reshape(x.shape)
             entry["calls"] = [list(c) for c in calls]
             entry["device_ticks"] = int(ticks) if info.counter_kind else None
-            entry.update(metrics.float_metrics(got, y_ref))
-            entry["bit_exact"] = metrics.bits_equal(got, y_ref)
-            entry["max_ulp_err_of_y"] = metrics.max_ulp(got, y_ref)
-            tu = term_ulp(layer, x, got, y_ref)
-            entry["max_ulp_err"] = int(np.ceil(tu)) if np.isfinite(tu) else float("inf")
             entry["train_vs_eval_max_abs"] = _train_gap(module, x_nc, y_ref)
-            if entry["max_ulp_err"] > max_ulp:
-                entry["fail_reasons"] = [f"{entry['max_ulp_err']} ULP from torch eval at the scale of the "
-                                         f"largest term (allowed {max_ulp})"]
-            unwritten = int(np.count_nonzero(got.view(np.uint32) == UNWRITTEN))
-            if unwritten:
-                entry["unwritten"] = unwritten
-                entry.setdefault("fail_reasons", []).append(
-                    f"{unwritten} of {got.size} outputs were never written by your function")
-            entry["pass"] = "fail_reasons" not in entry
-            if not entry["bit_exact"]:
-                entry["diagnosis"] = diagnose(layer, x, got, y_ref, calls=calls)
+            if dtype == "f32":
+                compare.check_f32(entry, layer, x, got, y_ref, calls, max_ulp)
+            else:
+                compare.check_s8(entry, layer, bn, x, got, y_ref, quant, calls, max_lsb_err)
         report["link"] = {"retries": client.retries_used}
     report["pass"] = bool(report["layers"]) and all(e["pass"] for e in report["layers"])
     return report
-
-
-def diagnosis_lines(report: dict) -> list[str]:
-    """One line per layer that has a diagnosis or stopped the board."""
-    out = []
-    for e in report["layers"]:
-        d = e.get("diagnosis")
-        if d:
-            ch = d["channels"]
-            where = "all channels" if len(ch) == e["channels"] else \
-                f"channel{'s' if len(ch) > 1 else ''} {', '.join(map(str, ch[:12]))}{' ...' if len(ch) > 12 else ''}"
-            out.append(f"{e['name']}: {d['mistake']} ({where}): {d['explanation']}")
-        elif e.get("error"):
-            out.append(f"{e['name']}: {e['error']}: {e['fail_reasons'][0]}")
-        if e.get("unwritten"):
-            out.append(f"{e['name']}: {e['unwritten']} of {e['elements']} outputs were never written "
-                       "(check the loop bounds: every batch, channel and spatial index)")
-    return out
-
-
-def failure_summary(report: dict) -> str:
-    bad = [e for e in report["layers"] if not e["pass"]]
-    if not bad:
-        return ""
-    first = bad[0]
-    what = first.get("diagnosis", {}).get("mistake") if first.get("diagnosis") else first.get("error")
-    return (f"{report['kernel']} failed {len(bad)} of {len(report['layers'])} layers on {report['board']}; "
-            f"first: {first['name']}" + (f" ({what})" if what else "") + ": "
-            + "; ".join(first.get("fail_reasons", [])))
-
-
-def failure_fix(report: dict, report_path=None) -> str:
-    first = next(e for e in report["layers"] if not e["pass"])
-    if first.get("error"):
-        fix = "find the bad pointer or the loop that never ends in your function"
-    elif not first.get("diagnosis"):
-        fix = "the reason is in the table above" + (" and the report" if report_path else "")
-    elif first["diagnosis"]["mistake"] == "precision":
-        fix = "the lines above show torch's exact arithmetic; or accept the rounding with --max-ulp N"
-    else:
-        fix = "the lines above name the mistake and its fix"
-    return fix + (f"; details in {report_path}" if report_path else "")

@@ -12,8 +12,10 @@ static struct {
     float x[BNRT_USER_ELEMENTS];
     float y[BNRT_USER_ELEMENTS];
     bnrt_user_bn_t bn;
+    bnrt_user_bn_s8_t bn_s8;                /* the same tensors and the quantization */
     uint32_t channels;                      /* 0: no layer set up */
     uint8_t flags;
+    uint8_t dtype;                          /* BNRT_DTYPE_F32 or BNRT_DTYPE_S8 */
 } user;
 
 static uint32_t rd32(const uint8_t *p)
@@ -48,8 +50,10 @@ static bnrt_status_t setup(const uint8_t *p, size_t n, uint8_t *out, size_t room
     wr32(out + BNRT_USER_SETUP_RESPONSE_OFF_MAX_CHANNELS, BNRT_USER_CHANNELS);
     wr32(out + BNRT_USER_SETUP_RESPONSE_OFF_MAX_ELEMENTS, BNRT_USER_ELEMENTS);
     *out_len = BNRT_USER_SETUP_RESPONSE_SIZE;
-    if (flags > 0x0Fu || p[BNRT_USER_SETUP_OFF_RESERVED] != 0 || p[BNRT_USER_SETUP_OFF_RESERVED + 1] != 0)
+    if (flags > 0x0Fu || p[BNRT_USER_SETUP_OFF_RESERVED] != 0)
         return BNRT_ERR_ARG;
+    if (p[BNRT_USER_SETUP_OFF_DTYPE] != BNRT_DTYPE_F32 && p[BNRT_USER_SETUP_OFF_DTYPE] != BNRT_DTYPE_S8)
+        return BNRT_ERR_DTYPE;
     if (channels == 0 || channels > BNRT_USER_CHANNELS)
         return BNRT_ERR_CHANNELS;
     slot[BNRT_USER_TENSOR_WEIGHT] = &user.bn.weight;
@@ -62,6 +66,14 @@ static bnrt_status_t setup(const uint8_t *p, size_t n, uint8_t *out, size_t room
     }
     user.bn.channels = channels;
     user.bn.eps = eps;
+    memset(&user.bn_s8, 0, sizeof user.bn_s8);
+    user.bn_s8.channels = channels;
+    user.bn_s8.weight = user.bn.weight;
+    user.bn_s8.bias = user.bn.bias;
+    user.bn_s8.running_mean = user.bn.running_mean;
+    user.bn_s8.running_var = user.bn.running_var;
+    user.bn_s8.eps = eps;
+    user.dtype = p[BNRT_USER_SETUP_OFF_DTYPE];
     user.flags = (uint8_t)flags;
     user.channels = channels;
     return BNRT_OK;
@@ -78,6 +90,7 @@ static bnrt_status_t transfer(const uint8_t *p, size_t n, uint8_t *out, size_t r
     uint32_t phase = p[BNRT_USER_OFF_PHASE], tensor = p[BNRT_USER_OFF_TENSOR];
     uint32_t first = rd32(p + BNRT_USER_OFF_FIRST), count = rd32(p + BNRT_USER_OFF_COUNT);
     size_t data = n - BNRT_USER_SIZE;
+    size_t esize = user.dtype == BNRT_DTYPE_S8 ? 1u : 4u;   /* DATA and READ elements */
 
     if (p[BNRT_USER_OFF_RESERVED] != 0 || p[BNRT_USER_OFF_RESERVED + 1] != 0)
         return BNRT_ERR_ARG;
@@ -86,23 +99,23 @@ static bnrt_status_t transfer(const uint8_t *p, size_t n, uint8_t *out, size_t r
             return BNRT_ERR_FRAME_FORMAT;
         if (!range_ok(first, count, BNRT_USER_ELEMENTS))
             return BNRT_ERR_SHAPE;
-        if ((size_t)count > room / 4u)
+        if ((size_t)count > room / esize)
             return BNRT_ERR_FRAME_SIZE;
-        memcpy(out, &user.y[first], (size_t)count * 4u);
-        *out_len = (size_t)count * 4u;
+        memcpy(out, (const uint8_t *)user.y + (size_t)first * esize, (size_t)count * esize);
+        *out_len = (size_t)count * esize;
         return BNRT_OK;
     }
-    if (data % 4u != 0 || data / 4u != count)
-        return BNRT_ERR_SHAPE;
     if (phase == BNRT_USER_PHASE_DATA) {
         if (tensor != 0)
             return BNRT_ERR_ARG;
-        if (!range_ok(first, count, BNRT_USER_ELEMENTS))
+        if (data % esize != 0 || data / esize != count || !range_ok(first, count, BNRT_USER_ELEMENTS))
             return BNRT_ERR_SHAPE;
-        memcpy(&user.x[first], p + BNRT_USER_SIZE, data);
+        memcpy((uint8_t *)user.x + (size_t)first * esize, p + BNRT_USER_SIZE, data);
         return BNRT_OK;
     }
     /* PARAM */
+    if (data % 4u != 0 || data / 4u != count)
+        return BNRT_ERR_SHAPE;
     if (user.channels == 0)
         return BNRT_ERR_ARG;
     if (tensor > 3u || !(user.flags & (1u << tensor)))
@@ -113,11 +126,29 @@ static bnrt_status_t transfer(const uint8_t *p, size_t n, uint8_t *out, size_t r
     return BNRT_OK;
 }
 
+static bnrt_status_t quant(const uint8_t *p, size_t n)
+{
+    uint32_t bits;
+
+    if (n != BNRT_USER_QUANT_SIZE)
+        return BNRT_ERR_FRAME_FORMAT;
+    if (user.channels == 0 || user.dtype != BNRT_DTYPE_S8)
+        return BNRT_ERR_ARG;
+    bits = rd32(p + BNRT_USER_QUANT_OFF_IN_SCALE);
+    memcpy(&user.bn_s8.in_scale, &bits, sizeof bits);
+    user.bn_s8.in_zero_point = (int32_t)rd32(p + BNRT_USER_QUANT_OFF_IN_ZERO_POINT);
+    bits = rd32(p + BNRT_USER_QUANT_OFF_OUT_SCALE);
+    memcpy(&user.bn_s8.out_scale, &bits, sizeof bits);
+    user.bn_s8.out_zero_point = (int32_t)rd32(p + BNRT_USER_QUANT_OFF_OUT_ZERO_POINT);
+    return BNRT_OK;
+}
+
 static bnrt_status_t call(const uint8_t *p, size_t n, uint8_t *out, size_t room, size_t *out_len)
 {
     uint32_t batch, spatial, t0, t1;
     uint64_t total;
-    bnrt_user_bn_f32_fn fn;
+    bnrt_user_bn_f32_fn fn = NULL;
+    bnrt_user_bn_s8_fn fn_s8 = NULL;
 
     if (n != BNRT_USER_CALL_SIZE)
         return BNRT_ERR_FRAME_FORMAT;
@@ -126,21 +157,30 @@ static bnrt_status_t call(const uint8_t *p, size_t n, uint8_t *out, size_t room,
     if (user.channels == 0)
         return BNRT_ERR_ARG;
 #ifdef BNRT_USER_PROBE
+    if (user.dtype != BNRT_DTYPE_F32)
+        return BNRT_ERR_UNSUPPORTED;      /* the probe registers f32 functions */
     fn = bnrt_probe_lookup((uint32_t)p[BNRT_USER_CALL_OFF_LAYER] | ((uint32_t)p[BNRT_USER_CALL_OFF_LAYER + 1] << 8));
     if (fn == NULL)
         return BNRT_ERR_LAYER;
 #else
     fn = bnrt_user_entry_f32;
+    fn_s8 = bnrt_user_entry_s8;
+    if (user.dtype == BNRT_DTYPE_S8 ? fn_s8 == NULL : fn == NULL)
+        return BNRT_ERR_DTYPE;            /* the image holds a function of the other signature */
 #endif
     batch = rd32(p + BNRT_USER_CALL_OFF_BATCH);
     spatial = rd32(p + BNRT_USER_CALL_OFF_SPATIAL);
     total = (uint64_t)batch * user.channels * spatial;
     if (spatial == 0 || total > BNRT_USER_ELEMENTS)
         return BNRT_ERR_SHAPE;
-    /* Poison the output: an element the function never writes shows up. */
+    /* Poison the output: an element the function never writes shows up
+     * (NaN bits 0xFFFFFFFF for f32, -1 for s8). */
     memset(user.y, 0xFF, (size_t)total * sizeof(float));
     t0 = bnrt_hal_counter();
-    fn(&user.bn, user.x, user.y, batch, spatial);
+    if (user.dtype == BNRT_DTYPE_S8)
+        fn_s8(&user.bn_s8, (const int8_t *)(const void *)user.x, (int8_t *)(void *)user.y, batch, spatial);
+    else
+        fn(&user.bn, user.x, user.y, batch, spatial);
     t1 = bnrt_hal_counter();
     wr32(out + BNRT_USER_CALL_RESPONSE_OFF_TICKS, t1 - t0);
     *out_len = BNRT_USER_CALL_RESPONSE_SIZE;
@@ -154,6 +194,7 @@ bnrt_status_t bnrt_cmd_user(const uint8_t *p, size_t n, uint8_t *out, size_t roo
     switch (p[0]) {
     case BNRT_USER_PHASE_SETUP: return setup(p, n, out, room, out_len);
     case BNRT_USER_PHASE_CALL: return call(p, n, out, room, out_len);
+    case BNRT_USER_PHASE_QUANT: return quant(p, n);
     case BNRT_USER_PHASE_PARAM:
     case BNRT_USER_PHASE_DATA:
     case BNRT_USER_PHASE_READ:

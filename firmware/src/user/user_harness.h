@@ -4,7 +4,7 @@
  *
  * The user's function reaches the harness through one pointer, defined in a
  * file the toolkit generates next to the user's source:
- *   const bnrt_user_bn_f32_fn bnrt_user_entry_f32 = NAME;
+ *   const bnrt_user_bn_f32_fn bnrt_user_entry_f32 = NAME;   (or _s8, the other NULL)
  * or, in a probe build (-DBNRT_USER_PROBE, bnrt_probe.h), through the
  * functions an application registered per layer.
  */
@@ -30,7 +30,8 @@
  * BN layer `layer`, or NULL. */
 bnrt_user_bn_f32_fn bnrt_probe_lookup(uint32_t layer);
 #else
-extern const bnrt_user_bn_f32_fn bnrt_user_entry_f32;
+extern const bnrt_user_bn_f32_fn bnrt_user_entry_f32;   /* NULL in an s8 harness */
+extern const bnrt_user_bn_s8_fn bnrt_user_entry_s8;     /* NULL in an f32 harness */
 #endif
 
 /* One USER request (payload p, n bytes) -> response payload in out (room
