@@ -3,7 +3,6 @@
 that every mistake in the catalogue changes the outputs."""
 import torch
 from torch import nn
-
 from user_helpers import make_bn
 
 

@@ -10,11 +10,10 @@ import subprocess
 
 import numpy as np
 import pytest
+from user_helpers import CATALOGUE, KERNELS, inputs, make_bn
 
 from toolkit.boards import ROOT
 from toolkit.verify.diagnose import MISTAKES, Layer, diagnose
-
-from user_helpers import CATALOGUE, KERNELS, inputs, make_bn
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
-
 import bn_model
-from toolkit.verify.kernel import verify_kernel
+import pytest
 from user_helpers import CATALOGUE, KERNELS
+
+from toolkit.verify.kernel import verify_kernel
 
 BOARD = "qemu-mps2-an386"
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
@@ -72,7 +72,6 @@ def test_batch_split_over_several_calls_on_a_small_board():
 
 def test_more_channels_than_the_harness_holds():
     import torch
-
     from user_helpers import inputs, make_bn
 
     model = torch.nn.Sequential(make_bn(2000, dims=1))

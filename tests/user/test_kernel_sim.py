@@ -12,12 +12,12 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 import bn_model
+import pytest
+from user_helpers import CATALOGUE, KERNELS
+
 from toolkit.boards import ROOT
 from toolkit.verify.kernel import verify_kernel
-from user_helpers import CATALOGUE, KERNELS
 
 pytestmark = pytest.mark.skipif(shutil.which("gcc") is None or shutil.which("make") is None,
                                 reason="needs gcc and make")
@@ -78,7 +78,8 @@ def test_endless_loop_is_a_hang_and_the_board_is_stopped(model_and_inputs):
     report = run(model_and_inputs, "hang", call_timeout=1.0)
     first = report["layers"][0]
     assert first["error"] == "hang" and "did not return within 1 s" in first["fail_reasons"][0]
-    leftover = subprocess.run(["pgrep", "-f", "bnrt-user-sim"], capture_output=True, text=True).stdout.split()
+    leftover = subprocess.run(["pgrep", "-f", "bnrt-user-sim"], capture_output=True, text=True,
+                              check=False).stdout.split()
     mine = [p for p in leftover if Path(f"/proc/{p}/status").exists() and
             f"PPid:\t{os.getpid()}" in Path(f"/proc/{p}/status").read_text()]
     assert not mine, "the hanging harness is still running"
@@ -87,7 +88,7 @@ def test_endless_loop_is_a_hang_and_the_board_is_stopped(model_and_inputs):
 def _cli(*args, cwd=HERE):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "toolkit", "verify", "bn_model.py:build", *args],
-                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=300, check=False)
 
 
 def test_cli_report_junit_and_exit_code(tmp_path):
@@ -146,7 +147,7 @@ def test_cli_bad_kernel_cflags():
 def test_outputs_never_written_are_counted(model_and_inputs):
     """The harness fills y with NaN first: a kernel that skips samples 1.. leaves them."""
     report = run(model_and_inputs, "batch_ignored")
-    model, x = model_and_inputs
+    x = model_and_inputs[1]
     for e in report["layers"]:
         per_sample = e["elements"] // x.shape[0]
         assert e["unwritten"] == e["elements"] - per_sample

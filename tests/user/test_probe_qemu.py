@@ -44,6 +44,6 @@ def test_application_functions_checked_per_layer(app_board):
 def test_cli_against_the_running_application(app_board):
     r = subprocess.run([sys.executable, "-m", "toolkit", "verify", "model.py:build", "--kernel", "probe",
                         "--port", app_board.url], capture_output=True, text=True, cwd=EXAMPLE,
-                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300, check=False)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "mid: eps_missing (all channels)" in r.stdout and "head: eps_missing" in r.stdout

@@ -41,7 +41,7 @@ class Layer:
     eps: float
 
     @classmethod
-    def from_module(cls, module) -> "Layer":
+    def from_module(cls, module) -> Layer:
         def arr(t):
             return None if t is None else t.detach().cpu().numpy().astype(F32).ravel()
         return cls(arr(module.weight), arr(module.bias), arr(module.running_mean),
@@ -146,7 +146,7 @@ def _batch_stats(x: np.ndarray, calls, unbiased: bool):
 def _candidates(layer: Layer, x: np.ndarray, calls):
     """(id, formula, what; fix, _Params, tolerance factor) for every applicable mistake."""
     n, c, s = x.shape
-    ch = lambda v: np.asarray(v, F32).reshape(1, c, 1)        # noqa: E731
+    ch = lambda v: np.asarray(v, F32).reshape(1, c, 1)
     ones, zeros = np.ones(c, F32), np.zeros(c, F32)
     w = layer.weight if layer.weight is not None else ones
     b = layer.bias if layer.bias is not None else zeros
@@ -167,19 +167,19 @@ def _candidates(layer: Layer, x: np.ndarray, calls):
            _Params(ch(m), ch(v), ch(w), ch(b), "sqrt_plus_eps"), 1)
     for den, text in (("var_eps", "(running_var + eps)"), ("var", "running_var")):
         yield ("var_as_std", f"(x - running_mean) / {text} * weight + bias",
-               "the variance is used as a standard deviation (no square root); "
-               "divide by sqrt(running_var + eps)", _Params(ch(m), ch(v), ch(w), ch(b), den), 1)
+               ("the variance is used as a standard deviation (no square root); "
+                "divide by sqrt(running_var + eps)"), _Params(ch(m), ch(v), ch(w), ch(b), den), 1)
     yield ("running_stats_ignored", "x * weight + bias",
-           "running_mean and running_var are not applied (they are buffers, not parameters: "
-           "model.parameters() does not list them); subtract running_mean and divide by "
-           "sqrt(running_var + eps) before weight and bias",
+           ("running_mean and running_var are not applied (they are buffers, not parameters: "
+            "model.parameters() does not list them); subtract running_mean and divide by "
+            "sqrt(running_var + eps) before weight and bias"),
            _Params(ch(zeros), ch(ones), ch(w), ch(b), "one"), 1)
     for unbiased in (False, True) if running else ():
         bm, bv = stats[unbiased]
         kind = "unbiased" if unbiased else "biased"
         yield ("batch_stats", f"(x - batch_mean) / sqrt(batch_var + eps) * weight + bias ({kind} batch variance)",
-               "the layer normalizes with the statistics of the batch it is given (train-mode BN, as when "
-               "the model was never put in model.eval()); use running_mean and running_var",
+               ("the layer normalizes with the statistics of the batch it is given (train-mode BN, as when "
+                "the model was never put in model.eval()); use running_mean and running_var"),
                _Params(bm, bv, ch(w), ch(b), "sqrt_eps"), 2 + 2 * n * s)
     if affine:
         yield ("weight_bias_swapped", "(x - running_mean) / sqrt(running_var + eps) * bias + weight",

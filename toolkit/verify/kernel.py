@@ -23,14 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, reference
 from ..boards import Board, get_board, start_board
 from ..errors import BoardError, InputError, ProtocolError, ToolMissing, UserCodeError
-from ..format import spec
 from ..firmware_build import CROSS_PACKAGES, FIRMWARE_DIR, build_dir, require_tool
+from ..format import spec
 from ..protocol import user as proto
 from ..protocol.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client
-from .. import reference
 from . import kernel_compare as compare
 from .diagnose import Layer
 
@@ -80,7 +79,7 @@ def build_app(board: Board, sources, out: Path, cflags: str = "") -> Path:
     build_dir().mkdir(parents=True, exist_ok=True)
     with open(build_dir() / ".user-app.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
     if r.returncode != 0:
         out_text = (r.stderr + r.stdout).strip()
         first = next((l for l in out_text.splitlines() if ": error:" in l), out_text.splitlines()[-1:] or [""])
@@ -145,7 +144,7 @@ def build_harness(board: Board, kernel: Kernel, cflags: str = "", dtype: str = "
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
             raise ToolMissing(f"building the harness for {board.name} took over {BUILD_TIMEOUT} s",
                               "run the build again on a less busy machine") from None
@@ -204,8 +203,8 @@ def _stopped_why(session, call_timeout: float) -> tuple[str, str]:
                 sig = signal.Signals(-code).name
                 return "crash", f"your function crashed the board ({sig}); the board stopped"
             if code == EXIT_FAULT:
-                return "crash", "your function crashed the board (HardFault: a bad address or instruction); " \
-                                "the board stopped"
+                return "crash", ("your function crashed the board (HardFault: a bad address or instruction); "
+                                 "the board stopped")
             return "crash", f"your function stopped the board (exit status {code})"
         session.stop()
         return "hang", (f"your function did not return within {call_timeout:g} s (an endless loop?); "
@@ -294,8 +293,8 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, dtype: str = "f32", bo
                 entry["fail_reasons"] = [why]
                 continue
             if bn.channels * spatial > cap.max_elements:
-                entry["fail_reasons"] = [f"too large for the harness: one sample has {bn.channels * spatial} "
-                                         f"floats; the harness takes {cap.max_elements} per call"]
+                entry["fail_reasons"] = [(f"too large for the harness: one sample has {bn.channels * spatial} "
+                                          f"floats; the harness takes {cap.max_elements} per call")]
                 continue
             calls = _calls(n, bn.channels * spatial, cap.max_elements)
             parts, ticks = [], 0

@@ -26,8 +26,8 @@ def check_f32(entry, layer, x, got, y_ref, calls, max_ulp) -> None:
     tu = term_ulp(layer, x, got, y_ref)
     entry["max_ulp_err"] = int(np.ceil(tu)) if np.isfinite(tu) else float("inf")
     if entry["max_ulp_err"] > max_ulp:
-        entry["fail_reasons"] = [f"{entry['max_ulp_err']} ULP from torch eval at the scale of the "
-                                 f"largest term (allowed {max_ulp})"]
+        entry["fail_reasons"] = [(f"{entry['max_ulp_err']} ULP from torch eval at the scale of the "
+                                  f"largest term (allowed {max_ulp})")]
     _unwritten(entry, got)
     entry["pass"] = "fail_reasons" not in entry
     if not entry["bit_exact"]:
