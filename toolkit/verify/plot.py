@@ -27,7 +27,8 @@ def write_plot(report: dict, path) -> None:
         labels = [str(i) for i in range(LSB_BINS)] + [f">={LSB_BINS}"]
         width = 0.8 / max(1, len(layers))
         for k, e in enumerate(layers):
-            axes[1].bar([i + k * width for i in range(len(labels))], e["lsb_histogram"], width, label=e["name"])
+            if "lsb_histogram" in e:     # absent: the layer did not run (verify --kernel)
+                axes[1].bar([i + k * width for i in range(len(labels))], e["lsb_histogram"], width, label=e["name"])
         axes[1].set_xticks([i + 0.4 - width / 2 for i in range(len(labels))], labels)
         axes[1].set_yscale("log")
         axes[1].set_xlabel("|device - round(float_ref/scale) - zp| (LSB)")
