@@ -29,11 +29,11 @@ def app_board(tmp_path_factory):
 
 
 def test_application_functions_checked_per_layer(app_board):
-    sys.path.insert(0, str(EXAMPLE))
-    try:
-        import model
-    finally:
-        sys.path.remove(str(EXAMPLE))
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("probe_example_model", EXAMPLE / "model.py")
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
     report = verify_kernel(model.build(), model.example_inputs().numpy(), "probe", board=BOARD,
                            port=app_board.url)
     stem, *others = report["layers"]
