@@ -21,14 +21,13 @@ USER_CODE_FLAGS = -O2 -g -ffp-contract=off -Werror=incompatible-pointer-types \
 user_defs = -DBNRT_USER_HARNESS=1 -I$(FW_DIR)/src/user -DBNRT_USER_CHANNELS=$(1)u -DBNRT_USER_ELEMENTS=$(2)u
 
 .PHONY: user-sim user-board
-user_need = $(if $(USER_ENTRY),,$(error set USER_ENTRY))$(if $(USER_OUT),,$(error set USER_OUT))
+user_need = $(if $(USER_ENTRY),,$(error set USER_ENTRY=entry.c))$(if $(USER_OUT),,$(error set USER_OUT=DIR))
 
 # ---- host simulator
 USER_SIM_OBJDIR := $(BUILD)/user/host/obj
 USER_SIM_SRCS = $(abspath $(CORE_SRCS) $(LOOP_SRCS) $(SIM_SRCS) $(USER_HARNESS_SRCS))
 USER_SIM_OBJS = $(patsubst $(FW_DIR)/%.c,$(USER_SIM_OBJDIR)/%.o,$(USER_SIM_SRCS))
 
-user-sim: ; $(user_need)
 user-sim: $(USER_OUT)/bnrt-user-sim
 
 $(USER_SIM_OBJDIR)/%.o: $(FW_DIR)/%.c $(FW_DIR)/mk/user.mk $(FW_DIR)/mk/sim.mk
@@ -36,6 +35,7 @@ $(USER_SIM_OBJDIR)/%.o: $(FW_DIR)/%.c $(FW_DIR)/mk/user.mk $(FW_DIR)/mk/sim.mk
 	@$(SIM_CC) $(SIM_CFLAGS) $(CORE_CFLAGS) $(call user_defs,65536,1048576) -MMD -MP -c $< -o $@
 
 ifneq ($(filter user-sim,$(MAKECMDGOALS)),)
+$(user_need)
 $(USER_OUT)/entry.o: $(USER_ENTRY)
 	@mkdir -p $(@D)
 	@$(SIM_CC) $(SIM_FMA) $(USER_CODE_FLAGS) -MMD -MP -c $< -o $@
@@ -56,7 +56,8 @@ USER_ARM_SRCS = $(ARM_SRCS) $(USER_HARNESS_SRCS)
 USER_ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(USER_ARM_OBJDIR)/%.o,$(USER_ARM_SRCS))
 USER_ARM_LDFLAGS = $(subst $(ARM_OUT)/firmware.map,$(USER_OUT)/firmware.map,$(ARM_LDFLAGS))
 
-user-board: ; $(user_need)
+$(if $(BOARD),,$(error set BOARD, a Cortex-M board: $(strip $(ARM_ALL_BOARDS))))
+$(user_need)
 user-board: $(USER_OUT)/firmware.elf
 
 $(USER_ARM_OBJDIR)/%.o: $(ARM_ROOT)/%.c $(ARM_CONFIG) $(FW_DIR)/mk/user.mk
@@ -86,7 +87,8 @@ PROBE_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(PROBE_OBJDIR)/%.o,$(PROBE_SRCS))
 APP_OBJS = $(foreach s,$(APP_SRCS),$(USER_OUT)/app/$(basename $(notdir $(s))).o)
 PROBE_LDFLAGS = $(subst $(ARM_OUT)/firmware.map,$(USER_OUT)/firmware.map,$(ARM_LDFLAGS))
 
-user-app: ; $(if $(APP_SRCS),,$(error set APP_SRCS))$(if $(USER_OUT),,$(error set USER_OUT))
+$(if $(BOARD),,$(error set BOARD, a Cortex-M board: $(strip $(ARM_ALL_BOARDS))))
+$(if $(APP_SRCS),,$(error set APP_SRCS="main.c ..."))$(if $(USER_OUT),,$(error set USER_OUT=DIR))
 user-app: $(USER_OUT)/firmware.elf
 
 $(PROBE_OBJDIR)/%.o: $(ARM_ROOT)/%.c $(ARM_CONFIG) $(FW_DIR)/mk/user.mk
