@@ -22,7 +22,7 @@ boards:
 ifeq ($(BOARD),)
 board:
 	$(error set BOARD, one of: $(strip $(ARM_ALL_BOARDS)))
-else ifneq ($(filter board print-kernel-cflags,$(MAKECMDGOALS)),)
+else ifneq ($(filter board print-kernel-cflags user-board user-app,$(MAKECMDGOALS)),)
 # (Only when `board` is a goal: a BOARD in the environment must not break other targets.)
 ARM_TOML := $(ARM_BOARDS_DIR)/$(BOARD)/board.toml
 ifeq ($(wildcard $(ARM_TOML)),)

@@ -390,4 +390,6 @@ def _blob_dtypes(blob: bytes) -> set[str]:
 
 
 def _status_error(command: str, status: int) -> ProtocolError:
-    return ProtocolError(f"the board rejected {command}: {spec.status_message(status)}")
+    error = ProtocolError(f"the board rejected {command}: {spec.status_message(status)}")
+    error.status = status
+    return error
