@@ -53,7 +53,7 @@ USER_CHANNELS ?= 1024
 USER_ELEMENTS ?= 65536
 USER_ARM_OBJDIR := $(BUILD)/user/$(BOARD)/obj-$(USER_CHANNELS)-$(USER_ELEMENTS)
 USER_ARM_SRCS = $(ARM_SRCS) $(USER_HARNESS_SRCS)
-USER_ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(USER_ARM_OBJDIR)/%.o,$(USER_ARM_SRCS))
+USER_ARM_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(USER_ARM_OBJDIR)/%.o,$(USER_ARM_SRCS)) $(ARM_BOARD_OBJ)
 USER_ARM_LDFLAGS = $(subst $(ARM_OUT)/firmware.map,$(USER_OUT)/firmware.map,$(ARM_LDFLAGS))
 
 $(if $(BOARD),,$(error set BOARD, a Cortex-M board: $(strip $(ARM_ALL_BOARDS))))
@@ -83,7 +83,7 @@ USER_CHANNELS ?= 1024
 USER_ELEMENTS ?= 65536
 PROBE_OBJDIR := $(BUILD)/user/$(BOARD)/probe-$(USER_CHANNELS)-$(USER_ELEMENTS)
 PROBE_SRCS = $(ARM_SRCS) $(USER_HARNESS_SRCS) $(FW_DIR)/src/user/probe.c
-PROBE_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(PROBE_OBJDIR)/%.o,$(PROBE_SRCS))
+PROBE_OBJS = $(patsubst $(ARM_ROOT)/%.c,$(PROBE_OBJDIR)/%.o,$(PROBE_SRCS)) $(ARM_BOARD_OBJ)
 APP_OBJS = $(foreach s,$(APP_SRCS),$(USER_OUT)/app/$(basename $(notdir $(s))).o)
 PROBE_LDFLAGS = $(subst $(ARM_OUT)/firmware.map,$(USER_OUT)/firmware.map,$(ARM_LDFLAGS))
 

@@ -21,7 +21,7 @@ def _unwritten(entry: dict, got: np.ndarray) -> None:
 def check_f32(entry, layer, x, got, y_ref, calls, max_ulp) -> None:
     """Pass: bit-identical to torch eval, or within max_ulp ULP of the largest term."""
     entry.update(metrics.float_metrics(got, y_ref))
-    entry["bit_exact"] = metrics.bits_equal(got, y_ref)
+    entry["bit_exact"] = metrics.same(got, y_ref)
     entry["max_ulp_err_of_y"] = metrics.max_ulp(got, y_ref)
     tu = term_ulp(layer, x, got, y_ref)
     entry["max_ulp_err"] = int(np.ceil(tu)) if np.isfinite(tu) else float("inf")
@@ -36,7 +36,7 @@ def check_f32(entry, layer, x, got, y_ref, calls, max_ulp) -> None:
 
 def check_s8(entry, layer, bn, q_in, got, y_eval, quant, calls, max_lsb_err) -> None:
     """Pass: within max_lsb_err of round(exact BN(dequantized input) / out_scale) + zero point."""
-    from .run import _float_ref_dequantized
+    from .run import _float_ref as _float_ref_dequantized
 
     in_scale, in_zp, out_scale, out_zp = quant
     x_dq = reference.dequantize(q_in, in_scale, in_zp)
