@@ -7,6 +7,11 @@ Options:
                   marker, else host-sim.
   --port URL      a board already running or plugged in (one board; --board
                   names it, for its board.toml).
+  --board labgrid:TAG=VALUE[,...] | labgrid:place=NAME
+                  a place of a labgrid board farm, held for the session
+                  (toolkit/farm, docs/farm.md); --bnrt-coordinator HOST:PORT,
+                  else LG_COORDINATOR.  With pytest-xdist every worker holds
+                  its own place.
 
 Marker: `@pytest.mark.hil(boards=["host-sim", "qemu"])` -- the boards a test
 runs on when --board is not given.
@@ -28,6 +33,8 @@ import shutil
 from dataclasses import dataclass
 
 import pytest
+
+from . import farm
 
 DEFAULT_BOARDS = ("host-sim",)
 PORT_PARAM = "port"
@@ -56,6 +63,9 @@ def pytest_addoption(parser):
                          "means all boards of that kind (default: the hil marker's, else host-sim)")
     group.addoption("--port", action="store", default=None,
                     help="serial URL of a running board (/dev/ttyACM0, socket://127.0.0.1:PORT)")
+    group.addoption("--bnrt-coordinator", action="store", default=None, metavar="HOST:PORT",
+                    help="labgrid coordinator for --board labgrid:... (default: $LG_COORDINATOR, "
+                         "else 127.0.0.1:20408)")
 
 
 def pytest_configure(config):
@@ -86,6 +96,8 @@ def resolve_boards(names) -> list[str]:
 
 def _selected(config, marker) -> list[str]:
     option = config.getoption("--board")
+    if farm.is_spec(option):
+        return [option]            # one labgrid place, whatever board it holds
     if option:
         names = option.split(",")
     elif config.getoption("--port"):
@@ -123,6 +135,9 @@ def bnrt_board(request):
     from .boards import load_boards
 
     name = getattr(request, "param", None) or DEFAULT_BOARDS[0]
+    if farm.is_spec(name):
+        yield from _farm_board(name, request.config.getoption("--bnrt-coordinator"))
+        return
     port = request.config.getoption("--port")
     if port:
         with Client(port) as client:
@@ -147,6 +162,31 @@ def bnrt_board(request):
         yield BoardUnderTest(name, board, session.url, info, session)
     finally:
         session.stop()
+
+
+def _farm_board(spec: str, coordinator: str | None):
+    from .boards import load_boards
+    from .errors import ToolkitError
+    from .protocol.client import Client
+
+    try:
+        with farm.lease(spec, coordinator) as lease:
+            with Client(lease.url) as client:
+                info = client.info()
+            yield BoardUnderTest(info.name, load_boards().get(info.name), lease.url, info, lease)
+    except ToolkitError as e:
+        pytest.fail(f"{spec}: {e}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _bnrt_record_board(request):
+    """JUnit XML names the board (and labgrid place) each hil test ran on."""
+    if "bnrt_board" in request.fixturenames:
+        under_test = request.getfixturevalue("bnrt_board")
+        request.node.user_properties.append(("bnrt_board", under_test.name))
+        if isinstance(under_test.session, farm.Lease):
+            request.node.user_properties.append(("labgrid_place", under_test.session.place))
+    yield
 
 
 @pytest.fixture
