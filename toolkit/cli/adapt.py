@@ -52,7 +52,7 @@ def _table(result, check: bool):
 @click.command("adapt")
 @click.argument("model")
 @click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name (`toolkit boards`)")
-@click.option("--port", help="serial URL of a running board; without it the board is started")
+@click.option("--port", help="serial URL of a running board, or labgrid:TAG=VALUE / labgrid:place=NAME (a labgrid farm place, docs/farm.md); without it the board is started")
 @click.option("--inputs", required=True, type=click.Path(dir_okay=False),
               help="unlabeled samples (.npy, first axis batch)")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True)

@@ -72,7 +72,7 @@ def _progress():
 @click.command("verify")
 @click.argument("model")
 @click.option("--board", default=DEFAULT_BOARD, show_default=True, help="board name (`toolkit boards`)")
-@click.option("--port", help="serial URL of a running board; without it the board is started")
+@click.option("--port", help="serial URL of a running board, or labgrid:TAG=VALUE / labgrid:place=NAME (a labgrid farm place, docs/farm.md); without it the board is started")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="extra attempts for a frame lost or damaged on the link")
 @click.option("--timeout", type=click.FloatRange(min=0.05), default=2.0, show_default=True,

@@ -133,6 +133,19 @@ class Labgrid:
                              "check the labgrid version (26.0.1 is tested)")
         return m.group(1)
 
+    def places(self) -> dict[str, dict]:
+        """Place name -> its tags, from `labgrid-client -v places`."""
+        found, name = {}, None
+        for line in self.run("-v", "places").splitlines():
+            m = re.match(r"^Place '([^']+)':", line)
+            if m:
+                name = m.group(1)
+                found[name] = {}
+            elif name and line.strip().startswith("tags:"):
+                pairs = line.split(":", 1)[1].split(",")
+                found[name] = dict(p.strip().split("=", 1) for p in pairs if "=" in p)
+        return found
+
     def wait(self, token: str, tags: dict, seconds: float) -> None:
         """Until the reservation holds a place (labgrid-client wait polls every second)."""
         try:
@@ -204,6 +217,10 @@ def lease(spec: PlaceSpec | str, coordinator: str | None = None, wait: float = D
     with _sigterm_interrupts():
         try:
             if place is None:
+                if not any(tags.items() >= spec.tags.items() for tags in lab.places().values()):
+                    raise BoardError(f"no place of {lab.coordinator} is tagged {_tags(spec.tags)}",
+                                     "list them with `labgrid-client -v places`; tag one with "
+                                     "`labgrid-client -p PLACE set-tags KEY=VALUE`")
                 token = lab.reserve(spec.tags)
                 lab.wait(token, spec.tags, wait)
                 place = lab.place_of(token)
