@@ -12,17 +12,14 @@ reservation) on exit -- also on Ctrl-C and on SIGTERM.
 The coordinator address comes from the caller (the pytest option
 --bnrt-coordinator), else labgrid's own LG_COORDINATOR, else labgrid's default
 127.0.0.1:20408.  We drive labgrid through `labgrid-client`, its documented
-command line, so a labgrid upgrade changes nothing here but that interface.
+command-line interface (its commands, run in this process), pinned to 26.0.1.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -91,39 +88,66 @@ def coordinator_address(option: str | None = None) -> str:
     return option or os.environ.get(ENV_COORDINATOR) or DEFAULT_COORDINATOR
 
 
-def client_command() -> list[str]:
-    """labgrid-client of this Python environment (or on PATH)."""
-    here = os.path.join(os.path.dirname(sys.executable), "labgrid-client")
-    found = here if os.path.exists(here) else shutil.which("labgrid-client")
-    if found is None:
-        raise ToolMissing("labgrid is not installed (no labgrid-client)", INSTALL)
-    return [found]
+def require_labgrid():
+    """labgrid's client module, or ToolMissing with the install line."""
+    try:
+        from labgrid.remote import client
+    except ImportError:
+        raise ToolMissing("labgrid is not installed", INSTALL) from None
+    return client
 
 
 class Labgrid:
-    """labgrid-client against one coordinator."""
+    """labgrid-client commands against one coordinator.  They run in this
+    process (labgrid-client's own parser and ClientSession, the pinned
+    labgrid 26.0.1): a labgrid-client process costs about 0.3 s of imports
+    per call, over 1 s on a loaded CI machine, and a lease takes eight calls."""
 
     def __init__(self, coordinator: str):
         self.coordinator = coordinator
-        self.command = client_command()
+        self.client = require_labgrid()
 
     def run(self, *args: str, place: str | None = None, timeout: float = CALL_TIMEOUT) -> str:
-        argv = [*self.command, "-x", self.coordinator, *(["-p", place] if place else []), *args]
-        env = {k: v for k, v in os.environ.items() if k not in ("LG_PLACE", "LG_TOKEN", "LG_ENV")}
+        """What `labgrid-client -x COORDINATOR [-p PLACE] ARGS` prints; BoardError on failure."""
+        import asyncio
+        import inspect
+        import io
+
+        lg = self.client
+        argv = ["-x", self.coordinator, *(["-p", place] if place else []), *args]
+        command = " ".join(args)
         try:
-            r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
-                               stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise BoardError(f"labgrid-client {args[0]} got no answer from the coordinator "
-                             f"{self.coordinator} within {timeout:g} s",
-                             f"start labgrid-coordinator there or set {ENV_COORDINATOR}") from None
-        if r.returncode != 0:
-            lines = [l for l in (r.stderr or r.stdout).splitlines() if l.strip()]
-            why = lines[-1].strip() if lines else f"exit status {r.returncode}"
-            raise BoardError(f"labgrid-client {' '.join(args)} failed on {self.coordinator}: {why}",
+            parsed = lg.get_parser().parse_args(argv)
+        except SystemExit:
+            raise BoardError(f"labgrid-client rejected {command!r}", "check the labgrid version "
+                             "(26.0.1 is tested)") from None
+        out = io.StringIO()
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)       # the session's gRPC channel binds to the current loop
+        try:
+            with contextlib.redirect_stdout(out):
+                session = lg.start_session(self.coordinator, loop=loop, extra={
+                    "args": parsed, "env": None, "role": None, "prog": "labgrid-client"})
+                try:
+                    if inspect.iscoroutinefunction(parsed.func):
+                        loop.run_until_complete(asyncio.wait_for(parsed.func(session), timeout))
+                    else:
+                        parsed.func(session)
+                finally:
+                    loop.run_until_complete(session.stop())
+                    loop.run_until_complete(session.close())
+        except asyncio.TimeoutError:
+            raise BoardError(f"labgrid-client {command} did not finish within {timeout:g} s "
+                             f"(coordinator {self.coordinator})", "check the coordinator") from None
+        except (lg.Error, lg.ErrorGroup) as e:
+            why = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+            raise BoardError(f"labgrid-client {command} failed on {self.coordinator}: {why}",
                              f"check the coordinator address ({ENV_COORDINATOR}) and "
-                             "`labgrid-client places`")
-        return r.stdout
+                             "`labgrid-client places`") from None
+        finally:
+            loop.close()
+            asyncio.set_event_loop(None)
+        return out.getvalue()
 
     def reserve(self, tags: dict) -> str:
         out = self.run("reserve", "--shell", *(f"{k}={v}" for k, v in tags.items()))
@@ -151,7 +175,7 @@ class Labgrid:
         try:
             out = self.run("wait", token, timeout=seconds)
         except BoardError as e:
-            if "got no answer" in e.problem:
+            if "did not finish" in e.problem:
                 raise BoardError(f"no place tagged {_tags(tags)} became free within {seconds:g} s",
                                  "free one (`labgrid-client who`), add places with these tags or "
                                  "wait longer") from None
