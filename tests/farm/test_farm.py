@@ -116,3 +116,25 @@ def test_sharded_hil_run_equals_direct_run():
     assert len(report["sharded"]) == 9
     assert set(report["sharded"].values()) == {"passed"}
     assert report["pass"]
+
+
+def test_real_board_exporter_config():
+    """boards/nucleo-f446re/labgrid-exporter.yaml loads as labgrid's exporter
+    loads it, every resource is one labgrid exports, and the serial speed is
+    the board's UART baud rate."""
+    import contextlib
+    import io
+
+    _require_farm_tools()
+    from labgrid.remote.config import ResourceConfig
+    from labgrid.remote.exporter import exports
+
+    from toolkit.boards import get_board
+
+    board = get_board("nucleo-f446re")
+    with contextlib.redirect_stdout(io.StringIO()):      # the loader prints what it read
+        config = ResourceConfig(str(board.path / "labgrid-exporter.yaml")).data
+    for group in config.values():
+        assert set(group) <= set(exports), set(group) - set(exports)
+        assert group["USBSerialPort"]["speed"] == board.get("uart.baud")
+        assert group["USBSerialPort"]["match"] == group["USBDebugger"]["match"]  # one ST-LINK
