@@ -68,6 +68,26 @@ def test_place_by_name(two_sims):
     assert _held(two_sims) == ("", "")
 
 
+def test_cli_verify_on_a_place(two_sims, tmp_path, monkeypatch, capsys):
+    """`toolkit verify --port labgrid:...` holds a place for the run, verifies
+    bit-exact against torch eval there, and releases the place."""
+    pytest.importorskip("torch")
+    from toolkit.cli import main
+
+    monkeypatch.setenv(farm.ENV_COORDINATOR, two_sims.coordinator)
+    model = f"{ROOT / 'tests' / 'sim' / 'bn_models.py'}:all_shapes"
+    report = tmp_path / "report.json"
+    code = main(["verify", model, "--port", "labgrid:farm=test_pair", "--input-shape", "6,4,5",
+                 "--samples", "2", "--report", str(report)])
+    assert code == 0, capsys.readouterr().err
+    import json
+    rep = json.loads(report.read_text())
+    assert rep["pass"] and rep["board"] == "host-sim" and len(rep["layers"]) == 4
+    assert _held(two_sims) == ("", "")
+    code = main(["verify", model, "--port", "labgrid:farm=elsewhere", "--input-shape", "6,4,5"])
+    assert code == 5 and "is tagged farm=elsewhere" in capsys.readouterr().err
+
+
 def test_unknown_tag_fails_at_once(two_sims):
     from toolkit.errors import BoardError
 

@@ -140,6 +140,9 @@ class Lab:
 
     # ------------------------------------------------------------------ start
     def start(self) -> "Lab":
+        if shutil.which("ser2net") is None:
+            raise ToolMissing("ser2net is not installed (the exporter shares serial ports with it)",
+                              "apt-get install ser2net")
         try:
             if self.coordinator is None:
                 self.coordinator = f"127.0.0.1:{free_port()}"
