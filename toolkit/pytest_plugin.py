@@ -29,6 +29,7 @@ Fixtures (docs/boards.md):
 """
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -136,7 +137,8 @@ def bnrt_board(request):
 
     name = getattr(request, "param", None) or DEFAULT_BOARDS[0]
     if farm.is_spec(name):
-        yield from _farm_board(name, request.config.getoption("--bnrt-coordinator"))
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        yield from _farm_board(name, request.config.getoption("--bnrt-coordinator"), workers)
         return
     port = request.config.getoption("--port")
     if port:
@@ -164,13 +166,13 @@ def bnrt_board(request):
         session.stop()
 
 
-def _farm_board(spec: str, coordinator: str | None):
+def _farm_board(spec: str, coordinator: str | None, workers: int):
     from .boards import load_boards
     from .errors import ToolkitError
     from .protocol.client import Client
 
     try:
-        with farm.lease(spec, coordinator) as lease:
+        with farm.lease(spec, coordinator, sharers=workers) as lease:
             with Client(lease.url) as client:
                 info = client.info()
             yield BoardUnderTest(info.name, load_boards().get(info.name), lease.url, info, lease)

@@ -98,6 +98,24 @@ def test_unknown_tag_fails_at_once(two_sims):
     assert _held(two_sims) == ("", "")
 
 
+def test_more_workers_than_places_fail_at_once(two_sims):
+    """Three xdist workers on two places: the third would wait for a place that
+    frees only when the whole run ends."""
+    from toolkit.errors import BoardError
+
+    with pytest.raises(BoardError) as e:
+        with farm.lease("labgrid:farm=test_pair", two_sims.coordinator, sharers=3):
+            pass
+    assert "only 2 places" in e.value.problem and "-n 2" in e.value.fix
+    with pytest.raises(BoardError) as e:
+        with farm.lease(f"labgrid:place={two_sims.boards[0].place}", two_sims.coordinator, sharers=2):
+            pass
+    assert "a place holds one session" in e.value.problem
+    with farm.lease("labgrid:farm=test_pair", two_sims.coordinator, sharers=2) as lease:
+        assert lease.place
+    assert _held(two_sims) == ("", "")
+
+
 def test_sigterm_releases_the_place(two_sims):
     code = ("import sys, time\nfrom toolkit import farm\n"
             f"with farm.lease('labgrid:farm=test_pair', {two_sims.coordinator!r}) as lease:\n"

@@ -232,19 +232,31 @@ def _sigterm_interrupts():
 
 
 @contextlib.contextmanager
-def lease(spec: PlaceSpec | str, coordinator: str | None = None, wait: float = DEFAULT_WAIT):
-    """Acquire a place for the block; yields a Lease (place, url, token)."""
+def lease(spec: PlaceSpec | str, coordinator: str | None = None, wait: float = DEFAULT_WAIT,
+          sharers: int = 1):
+    """Acquire a place for the block; yields a Lease (place, url, token).
+    `sharers`: how many sessions reserve this tag together (pytest-xdist
+    workers); fewer places than that would leave one waiting for a place that
+    only frees when the whole run ends, so that fails at once."""
     if isinstance(spec, str):
         spec = parse_spec(spec)
     lab = Labgrid(coordinator_address(coordinator))
+    if spec.place and sharers > 1:
+        raise BoardError(f"{sharers} workers cannot share {spec}: a place holds one session",
+                         "give a tag several places carry (labgrid:TAG=VALUE), or run without -n")
     token, place, acquired = None, spec.place, False
     with _sigterm_interrupts():
         try:
             if place is None:
-                if not any(tags.items() >= spec.tags.items() for tags in lab.places().values()):
+                count = sum(tags.items() >= spec.tags.items() for tags in lab.places().values())
+                if count == 0:
                     raise BoardError(f"no place of {lab.coordinator} is tagged {_tags(spec.tags)}",
                                      "list them with `labgrid-client -v places`; tag one with "
                                      "`labgrid-client -p PLACE set-tags KEY=VALUE`")
+                if count < sharers:
+                    raise BoardError(f"{sharers} workers share {_tags(spec.tags)} but only {count} "
+                                     f"places of {lab.coordinator} carry it",
+                                     f"run with -n {count} or tag more places")
                 token = lab.reserve(spec.tags)
                 lab.wait(token, spec.tags, wait)
                 place = lab.place_of(token)
