@@ -17,6 +17,7 @@ command-line interface (its commands, run in this process), pinned to 26.0.1.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -97,6 +98,19 @@ def require_labgrid():
     return client
 
 
+_loops = threading.local()
+
+
+def _thread_loop():
+    """One event loop per thread, never closed: gRPC's poller keeps calling
+    the loop it first ran on, and a closed one makes it log errors."""
+    import asyncio
+
+    if getattr(_loops, "loop", None) is None:
+        _loops.loop = asyncio.new_event_loop()
+    return _loops.loop
+
+
 class Labgrid:
     """labgrid-client commands against one coordinator.  They run in this
     process (labgrid-client's own parser and ClientSession, the pinned
@@ -122,7 +136,14 @@ class Labgrid:
             raise BoardError(f"labgrid-client rejected {command!r}", "check the labgrid version "
                              "(26.0.1 is tested)") from None
         out = io.StringIO()
-        loop = asyncio.new_event_loop()
+        # labgrid logs through the root logger (logging.error), which would
+        # install a stderr handler of its own when there is none: our error
+        # line says it instead
+        root = logging.getLogger()
+        quiet = logging.NullHandler() if not root.handlers else None
+        if quiet:
+            root.addHandler(quiet)
+        loop = _thread_loop()
         asyncio.set_event_loop(loop)       # the session's gRPC channel binds to the current loop
         try:
             with contextlib.redirect_stdout(out):
@@ -145,8 +166,9 @@ class Labgrid:
                              f"check the coordinator address ({ENV_COORDINATOR}) and "
                              "`labgrid-client places`") from None
         finally:
-            loop.close()
             asyncio.set_event_loop(None)
+            if quiet:
+                root.removeHandler(quiet)
         return out.getvalue()
 
     def reserve(self, tags: dict) -> str:

@@ -148,6 +148,8 @@ class Lab:
                 self.coordinator = f"127.0.0.1:{free_port()}"
                 self._spawn("coordinator", [_tool("labgrid-coordinator"), "--listen", self.coordinator])
             self.lab = Labgrid(self.coordinator)
+            if self.own_coordinator:
+                self._wait_listening(time.monotonic() + READY_TIMEOUT)
             self._start_boards()
             config = self.workdir / "exporter.yaml"
             config.write_text(exporter_config(self.boards))
@@ -190,6 +192,19 @@ class Lab:
         deadline = time.monotonic() + READY_TIMEOUT
         for b in self.boards:
             _wait_info(b.name, b.pty, deadline)
+
+    def _wait_listening(self, deadline: float) -> None:
+        """Until our coordinator accepts connections (labgrid logs each refused one)."""
+        host, port = self.coordinator.rsplit(":", 1)
+        while True:
+            try:
+                socket.create_connection((host, int(port)), timeout=1.0).close()
+                return
+            except OSError:
+                if self.procs[0].poll() is not None or time.monotonic() > deadline:
+                    raise BoardError(f"labgrid-coordinator did not start on {self.coordinator}",
+                                     f"see {self.workdir / 'coordinator.log'}") from None
+                time.sleep(0.1)
 
     def _wait_resources(self, deadline: float) -> None:
         want = {f"{self.name}/{b.place}/NetworkSerialPort" for b in self.boards}
