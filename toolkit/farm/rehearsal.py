@@ -54,9 +54,10 @@ def junit_outcomes(path: Path, board_param: str | None = None) -> dict[tuple[str
 
 def _pytest(args: list[str], junit: Path, env: dict, timeout: float) -> int:
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", *args]
+    quiet = {} if os.environ.get("BNRT_FARM_VERBOSE") else \
+        {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT}     # outcomes come from the XML
     return subprocess.run(cmd, cwd=ROOT, env=env, timeout=timeout, stdin=subprocess.DEVNULL,
-                          stdout=subprocess.DEVNULL if not os.environ.get("BNRT_FARM_VERBOSE") else None
-                          ).returncode
+                          **quiet).returncode
 
 
 def _alive(pid: int) -> bool:
