@@ -180,15 +180,13 @@ def _farm_board(spec: str, coordinator: str | None, workers: int):
         pytest.fail(f"{spec}: {e}", pytrace=False)
 
 
-@pytest.fixture(autouse=True)
-def _bnrt_record_board(request):
+def pytest_runtest_call(item):
     """JUnit XML names the board (and labgrid place) each hil test ran on."""
-    if "bnrt_board" in request.fixturenames:
-        under_test = request.getfixturevalue("bnrt_board")
-        request.node.user_properties.append(("bnrt_board", under_test.name))
+    under_test = getattr(item, "funcargs", {}).get("bnrt_board")
+    if isinstance(under_test, BoardUnderTest):
+        item.user_properties.append(("bnrt_board", under_test.name))
         if isinstance(under_test.session, farm.Lease):
-            request.node.user_properties.append(("labgrid_place", under_test.session.place))
-    yield
+            item.user_properties.append(("labgrid_place", under_test.session.place))
 
 
 @pytest.fixture
