@@ -3,7 +3,8 @@ exported like USB serial ports, so the farm can be rehearsed without hardware.
 
 `Lab` starts (each process by its own id, each killed with its parent):
   - a labgrid-coordinator on a loopback address (or uses a given one),
-  - one emulated board per name: host-sim on its pty, QEMU with `-serial pty`,
+  - one emulated board per name: host-sim and micropython-unix on their
+    pseudo-terminals, QEMU with `-serial pty`,
   - a labgrid-exporter serving every pty as a RawSerialPort (ser2net shares
     each as RFC 2217 while a place holds it),
   - one place per board, matching its port, tagged `board=<name>`,
@@ -177,8 +178,8 @@ class Lab:
         for i, name in enumerate(self.board_names):
             board = get_board(name)
             place = f"{self.name}-{i}-{name}"
-            if board.kind == "sim":
-                session = start_board(board)          # the simulator serves on a pty
+            if board.kind in ("sim", "micropython") and board.emulated:
+                session = start_board(board)          # host-sim and micropython-unix serve on a pty
                 self.boards.append(LabBoard(name, board.kind, place, session.url, session=session))
             elif board.kind == "qemu":
                 log = self.workdir / f"qemu-{place}.log"
@@ -187,7 +188,8 @@ class Lab:
                 self.boards.append(lb)
                 lb.pty = _wait_pty(proc, log, time.monotonic() + 10.0)
             else:
-                raise BoardError(f"{name} is a {board.kind} board: the rehearsal lab runs sim and qemu boards",
+                raise BoardError(f"{name} is a real board: the rehearsal lab runs emulated ones "
+                                 "(host-sim, qemu-*, micropython-unix)",
                                  "export real boards with an exporter configuration (docs/farm.md)")
         deadline = time.monotonic() + READY_TIMEOUT
         for b in self.boards:
