@@ -144,14 +144,16 @@ def test_sharded_hil_run_equals_direct_run():
 
     t0 = time.monotonic()
     report = rehearse(["host-sim", "qemu-mps2-an386"],
-                      ["tests/hil/test_boards.py", "-k", "info_fields or run_matches_reference"])
+                      ["tests/hil/test_boards.py", "-k",
+                       "info_fields or run_matches_reference or multi_frame"])
     print(f"rehearsal {time.monotonic() - t0:.1f} s: sharded {report['sharded_seconds']} s, "
           f"direct {report['direct_seconds']} s")
     assert report["boards_used"] == ["host-sim", "qemu-mps2-an386"]
     assert report["differences"] == []
     assert report["left_running"] == []
-    # one test of info fields, eight dtype/layout cases: each ran once, on one of the boards
-    assert len(report["sharded"]) == 9
+    # info fields, eight dtype/layout cases and a tensor over several frames
+    # (RFC 2217 carrying full frames): each ran once, on one of the boards
+    assert len(report["sharded"]) == 10
     assert set(report["sharded"].values()) == {"passed"}
     assert report["pass"]
 
