@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..errors import BoardError, ToolMissing
 from ..launchers import die_with_parent, stop_process
+from ..launchers.qemu import free_port
 from . import INSTALL, Labgrid
 
 PTY_LINE = re.compile(r"char device redirected to (/dev/pts/\d+)")
@@ -41,12 +42,6 @@ class LabBoard:
     pty: str
     proc: subprocess.Popen = field(repr=False, default=None)
     session: object = field(repr=False, default=None)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _tool(name: str) -> str:
