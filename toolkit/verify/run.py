@@ -46,10 +46,14 @@ class Thresholds:
 @contextlib.contextmanager
 def board_client(board_name: str, port: str | None, timeout: float = DEFAULT_TIMEOUT,
                  retries: int = DEFAULT_RETRIES):
-    """Yield (Client, board) on --port, or on a board we start and stop."""
+    """Yield (Client, board) on --port, or on a board we start and stop.
+    --port labgrid:... holds a place of a labgrid farm for the block (docs/farm.md)."""
+    from .. import farm
     from ..boards import get_board, start_board
     board = get_board(board_name)
     with contextlib.ExitStack() as stack:
+        if farm.is_spec(port):
+            port = stack.enter_context(farm.lease(port)).url
         if port is None:
             session = stack.enter_context(start_board(board))
             port = session.url
