@@ -21,12 +21,14 @@ TESTS = Path(__file__).resolve().parent
 SLOW = {
     "bench/test_bench_smoke.py",
     "c/test_library_builds.py",
+    "farm/test_farm.py",
     "packaging/test_model_resolution_and_flash.py",
     "packaging/test_plugin_coexistence.py",
     "c/test_c_tools.py::test_sanitizers_find_nothing",
     "c/test_c_tools.py::test_cortex_m_builds_compile_warning_free",
     "fuzz/test_fuzz_smoke.py",
     "reliability/test_soak.py",
+    "user/test_kernel_sim.py",
 }
 QEMU_TESTS = {   # files (all their tests) or single tests
     "c/test_c_tools.py::test_cortex_m_builds_compile_warning_free",

@@ -65,6 +65,16 @@ def first_error(output: str, default: str = "make failed") -> str:
     return (errors or lines or [default])[0]
 
 
+class UserCodeError(ToolkitError):
+    """The user's own C code (`toolkit verify --kernel`) does not compile or link.
+    `details` holds the compiler's messages."""
+    exit_code = 8
+
+    def __init__(self, problem: str, fix: str = "", details: str = ""):
+        super().__init__(problem, fix)
+        self.details = details
+
+
 EXIT_CODES = {
     0: "success",
     1: "verification failed (or an unexpected internal error)",
@@ -74,5 +84,6 @@ EXIT_CODES = {
     5: "board or port problem",
     6: "protocol error reported by or about the board",
     7: "external tool missing or failed, or the firmware build failed",
+    8: "your own kernel does not compile or link (verify --kernel)",
     130: "interrupted",
 }

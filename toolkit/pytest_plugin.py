@@ -33,12 +33,13 @@ Fixtures (docs/pytest.md):
 """
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 
 import pytest
 
-from . import boardschema
+from . import boardschema, farm
 
 DEFAULT_BOARDS = ("host-sim",)
 PORT_PARAM = "port"
@@ -81,6 +82,9 @@ def pytest_addoption(parser):
                          "NAME=URL names the board, repeatable for several boards")
     group.addoption("--bnrt-boards-path", dest="bnrt_boards_path", action="append", default=[],
                     metavar="DIR", help="folder of <name>/board.toml boards, searched first")
+    group.addoption("--bnrt-coordinator", action="store", default=None, metavar="HOST:PORT",
+                    help="labgrid coordinator for --bnrt-board labgrid:... (default: $LG_COORDINATOR, "
+                         "else 127.0.0.1:20408)")
 
 
 def pytest_configure(config):
@@ -135,6 +139,8 @@ def resolve_boards(names) -> list[str]:
 
 def _selected(config, marker) -> list[str]:
     option, given = config.getoption("bnrt_board"), ports(config)
+    if farm.is_spec(option):
+        return [option]            # one labgrid place, whatever board it holds
     if option:
         names = option.split(",")
     elif given:
@@ -171,6 +177,10 @@ def bnrt_board(request):
     from .protocol.client import Client
 
     name = getattr(request, "param", None) or DEFAULT_BOARDS[0]
+    if farm.is_spec(name):
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        yield from _farm_board(name, request.config.getoption("bnrt_coordinator"), workers)
+        return
     given = ports(request.config)
     port = given.get(name) or given.get(PORT_PARAM)
     if port:
@@ -206,6 +216,29 @@ def bnrt_board(request):
         yield BoardUnderTest(name, board, session.url, info, session)
     finally:
         session.stop()
+
+
+def _farm_board(spec: str, coordinator: str | None, workers: int):
+    from .boards import load_boards
+    from .errors import ToolkitError
+    from .protocol.client import Client
+
+    try:
+        with farm.lease(spec, coordinator, sharers=workers) as lease:
+            with Client(lease.url) as client:
+                info = client.info()
+            yield BoardUnderTest(info.name, load_boards().get(info.name), lease.url, info, lease)
+    except ToolkitError as e:
+        pytest.fail(f"{spec}: {e}", pytrace=False)
+
+
+def pytest_runtest_call(item):
+    """JUnit XML names the board (and labgrid place) each hil test ran on."""
+    under_test = getattr(item, "funcargs", {}).get("bnrt_board")
+    if isinstance(under_test, BoardUnderTest):
+        item.user_properties.append(("bnrt_board", under_test.name))
+        if isinstance(under_test.session, farm.Lease):
+            item.user_properties.append(("labgrid_place", under_test.session.place))
 
 
 @pytest.fixture

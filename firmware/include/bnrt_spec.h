@@ -95,6 +95,7 @@
 #define BNRT_CMD_TRAIN 0x08u
 #define BNRT_CMD_STATS 0x09u
 #define BNRT_CMD_FREEZE 0x0Au
+#define BNRT_CMD_USER 0x0Bu
 #define BNRT_COUNTER_NONE 0u
 #define BNRT_COUNTER_CYCLES 1u
 #define BNRT_COUNTER_INSTRUCTIONS 2u
@@ -175,6 +176,38 @@
 #define BNRT_FREEZE_OFF_LAYER 0u  /* 2 byte(s) */
 #define BNRT_FREEZE_RESPONSE_SIZE 4u
 #define BNRT_FREEZE_RESPONSE_OFF_CRC32 0u  /* 4 byte(s) */
+#define BNRT_USER_SETUP_SIZE 12u
+#define BNRT_USER_SETUP_OFF_PHASE 0u  /* 1 byte(s) */
+#define BNRT_USER_SETUP_OFF_FLAGS 1u  /* 1 byte(s) */
+#define BNRT_USER_SETUP_OFF_DTYPE 2u  /* 1 byte(s) */
+#define BNRT_USER_SETUP_OFF_RESERVED 3u  /* 1 byte(s) */
+#define BNRT_USER_SETUP_OFF_CHANNELS 4u  /* 4 byte(s) */
+#define BNRT_USER_SETUP_OFF_EPS 8u  /* 4 byte(s) */
+#define BNRT_USER_SETUP_RESPONSE_SIZE 8u
+#define BNRT_USER_SETUP_RESPONSE_OFF_MAX_CHANNELS 0u  /* 4 byte(s) */
+#define BNRT_USER_SETUP_RESPONSE_OFF_MAX_ELEMENTS 4u  /* 4 byte(s) */
+#define BNRT_USER_QUANT_SIZE 20u
+#define BNRT_USER_QUANT_OFF_PHASE 0u  /* 1 byte(s) */
+#define BNRT_USER_QUANT_OFF_RESERVED 1u  /* 1 byte(s) */
+#define BNRT_USER_QUANT_OFF_RESERVED2 2u  /* 2 byte(s) */
+#define BNRT_USER_QUANT_OFF_IN_SCALE 4u  /* 4 byte(s) */
+#define BNRT_USER_QUANT_OFF_IN_ZERO_POINT 8u  /* 4 byte(s) */
+#define BNRT_USER_QUANT_OFF_OUT_SCALE 12u  /* 4 byte(s) */
+#define BNRT_USER_QUANT_OFF_OUT_ZERO_POINT 16u  /* 4 byte(s) */
+#define BNRT_USER_SIZE 12u
+#define BNRT_USER_OFF_PHASE 0u  /* 1 byte(s) */
+#define BNRT_USER_OFF_TENSOR 1u  /* 1 byte(s) */
+#define BNRT_USER_OFF_RESERVED 2u  /* 2 byte(s) */
+#define BNRT_USER_OFF_FIRST 4u  /* 4 byte(s) */
+#define BNRT_USER_OFF_COUNT 8u  /* 4 byte(s) */
+#define BNRT_USER_CALL_SIZE 12u
+#define BNRT_USER_CALL_OFF_PHASE 0u  /* 1 byte(s) */
+#define BNRT_USER_CALL_OFF_RESERVED 1u  /* 1 byte(s) */
+#define BNRT_USER_CALL_OFF_LAYER 2u  /* 2 byte(s) */
+#define BNRT_USER_CALL_OFF_BATCH 4u  /* 4 byte(s) */
+#define BNRT_USER_CALL_OFF_SPATIAL 8u  /* 4 byte(s) */
+#define BNRT_USER_CALL_RESPONSE_SIZE 4u
+#define BNRT_USER_CALL_RESPONSE_OFF_TICKS 0u  /* 4 byte(s) */
 #define BNRT_TRAIN_PHASE_SETUP 0u
 #define BNRT_TRAIN_PHASE_PARAMS 1u
 #define BNRT_TRAIN_PHASE_BEGIN 2u
@@ -186,6 +219,16 @@
 #define BNRT_TRAIN_FLAG_FMA 2u
 #define BNRT_TRAIN_PASS_DONE 3u
 #define BNRT_TRAIN_FLAGS_KNOWN 3u
+#define BNRT_USER_PHASE_SETUP 0u
+#define BNRT_USER_PHASE_PARAM 1u
+#define BNRT_USER_PHASE_DATA 2u
+#define BNRT_USER_PHASE_CALL 3u
+#define BNRT_USER_PHASE_READ 4u
+#define BNRT_USER_PHASE_QUANT 5u
+#define BNRT_USER_TENSOR_WEIGHT 0u
+#define BNRT_USER_TENSOR_BIAS 1u
+#define BNRT_USER_TENSOR_RUNNING_MEAN 2u
+#define BNRT_USER_TENSOR_RUNNING_VAR 3u
 
 /* ---- per-dtype lookups (0 for an unknown dtype id) ---- */
 #define BNRT_DTYPE_SIZE(id) ((id) == BNRT_DTYPE_F32 ? BNRT_DTYPE_SIZE_F32 : (id) == BNRT_DTYPE_S8 ? BNRT_DTYPE_SIZE_S8 : (id) == BNRT_DTYPE_S16 ? BNRT_DTYPE_SIZE_S16 : 0u)

@@ -23,14 +23,14 @@ boards:
 ifeq ($(BOARD),)
 board:
 	$(error set BOARD, one of: $(strip $(ARM_ALL_BOARDS)))
-else ifneq ($(filter board print-kernel-cflags,$(MAKECMDGOALS)),)
+else ifneq ($(filter board print-kernel-cflags user-board user-app,$(MAKECMDGOALS)),)
 # (Only when `board` is a goal: a BOARD in the environment must not break other targets.)
 ARM_FRAGMENT := $(BUILD)/$(BOARD)/board.mk
 # The fragment names its board.toml (BOARD_TOML), so an edit there regenerates it.
 include $(ARM_FRAGMENT)
 $(ARM_FRAGMENT): $(BOARD_TOML)
 	@mkdir -p $(@D)
-	@cd $(ARM_ROOT) && $(PYTHON) -m toolkit.boardschema $(BOARD) -o $@
+	@cd $(ARM_ROOT) && $(PYTHON) -m toolkit.boardschema $(BOARD) --boards-path $(ARM_BOARDS_DIR) -o $@
 ifneq ($(BOARD_NAME),)
 ifeq ($(filter qemu serial,$(BOARD_KIND)),)
 $(error board $(BOARD) is of kind "$(BOARD_KIND)"; `make board` builds kinds qemu and serial)

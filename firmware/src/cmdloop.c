@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include "bnrt_hal.h"
+#ifdef BNRT_USER_HARNESS
+#include "user_harness.h"   /* harness images only (`toolkit verify --kernel`) */
+#endif
 
 static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
 
@@ -277,6 +280,9 @@ static bnrt_status_t dispatch(bnrt_cmd_ctx_t *ctx, uint8_t cmd, uint8_t seq, io_
             return BNRT_ERR_FRAME_FORMAT;
         ctx->loading = 0;
         return BNRT_OK;
+#ifdef BNRT_USER_HARNESS
+    case BNRT_CMD_USER: return bnrt_cmd_user(io->p, io->n, io->out, io->room, &io->out_len);
+#endif
     default: return BNRT_ERR_COMMAND;
     }
 }
@@ -318,6 +324,7 @@ size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len,
     return finish(resp, (uint8_t)(cmd | BNRT_RESPONSE_BIT), seq, st, io.out_len);
 }
 
+#ifndef BNRT_USER_PROBE   /* a probe build's bnrt_main() runs the application (src/user/probe.c) */
 /* COBS-encode block by block straight to the UART: no second frame buffer. */
 static void send_frame(const uint8_t *frame, size_t len)
 {
@@ -393,3 +400,4 @@ void bnrt_main(void)
         bnrt_cmd_feed(&server, byte);
     }
 }
+#endif

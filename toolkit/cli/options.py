@@ -48,7 +48,8 @@ def board(default=DEFAULT_BOARD, **kw):
                         help=kw.pop("help", help_), **kw)
 
 
-def port(help="serial URL of a running board; without it the board is started"):
+def port(help="serial URL of a running board, or labgrid:TAG=VALUE / labgrid:place=NAME (a labgrid "
+         "farm place, docs/farm.md); without it the board is started"):
     return click.option("--port", help=help)
 
 

@@ -5,8 +5,8 @@ import sys
 
 import click
 
-from ..errors import InputError, VerifyFailed
 from ..display import plain
+from ..errors import InputError, UserCodeError, VerifyFailed
 from . import options
 from ._io import check_output, load_npy
 
@@ -97,10 +97,21 @@ def _progress():
 @click.option("--no-upload", is_flag=True,
               help="verify the model the board already runs (a boot model from `toolkit build --model`); "
                    "its CRC must match the export")
+@click.option("--kernel", help="check your own C BN function instead of the runtime: FILE.c:NAME "
+                               "(signature in bnrt_user.h, docs/verify-your-code.md); with --port, "
+                               "any label for a board that runs your code with the probe library")
+@click.option("--kernel-cflags", default="", help="extra compiler flags for --kernel (after ours: "
+                                                  "-O2 -ffp-contract=off)")
+@click.option("--call-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="--kernel: seconds one call of your function may take before it counts as a hang")
 @options.paths
 def command(model, board, port, retries, timeout, dtype, layout, inputs, samples, seed, input_shape, weights,
-            allow_pickle, report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact, no_upload):
+            allow_pickle, report_path, junit, plot, batch_sizes, max_lsb_err, max_ulp, no_bit_exact, no_upload,
+            kernel, kernel_cflags, call_timeout):
     """Verify MODEL's BatchNorm layers on a board against PyTorch eval mode.
+
+    With --kernel FILE.c:NAME your own BN function runs on the board instead
+    of the runtime, and a layer that differs gets the mistake that explains it.
 
     Exit status 0 only when every layer passes."""
     from rich.console import Console
@@ -113,14 +124,34 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
     for path, option in ((report_path, "--report"), (junit, "--junit"), (plot, "--plot")):
         if path:
             check_output(path, option)
+    if kernel:
+        from ..verify import kernel as user_kernel
+        from ..verify import kernel_compare
+        if dtype == "s16" or layout != "nchw" or sizes or no_upload:
+            raise InputError("--kernel checks an f32 or s8 NCHW function, once per layer",
+                             "drop --layout, --batch-sizes and --no-upload; use --dtype f32 or s8")
+        spec = user_kernel.probe_label(kernel) if port and ":" not in kernel else user_kernel.parse_kernel(kernel)
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     x = load_inputs(inputs, samples, seed, input_shape, loaded)
     update, bar = _progress()
-    with bar:
-        result = verify(loaded.model, x, dtype=dtype, layout=layout, board=board, port=port,
-                        batch_sizes=sizes, on_progress=update, timeout=timeout, retries=retries,
-                        thresholds=Thresholds(max_lsb_err, max_ulp, not no_bit_exact),
-                        upload=not no_upload)
+    if kernel:
+        try:
+            with bar:
+                result = user_kernel.verify_kernel(loaded.model, x, spec, dtype=dtype, board=board, port=port,
+                                                   cflags=kernel_cflags, max_ulp=max_ulp or 0,
+                                                   max_lsb_err=max_lsb_err, timeout=timeout, retries=retries,
+                                                   call_timeout=call_timeout, on_progress=update)
+        except UserCodeError as e:
+            if e.details:
+                click.echo(e.details, err=True)
+            raise
+        failure_summary = kernel_compare.failure_summary
+    else:
+        with bar:
+            result = verify(loaded.model, x, dtype=dtype, layout=layout, board=board, port=port,
+                            batch_sizes=sizes, on_progress=update, timeout=timeout, retries=retries,
+                            thresholds=Thresholds(max_lsb_err, max_ulp, not no_bit_exact),
+                            upload=not no_upload)
     result["model"] = model
     for w in result["warnings"]:
         click.echo(f"warning: {w}", err=True)
@@ -136,8 +167,14 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
     for e in result["layers"]:
         for reason in e.get("fail_reasons", []):
             click.echo(f"FAIL {plain(e['name'])}: {plain(reason)}", err=True)
+    if kernel:
+        for line in kernel_compare.diagnosis_lines(result):
+            click.echo(line)
+    if not result["pass"] and kernel:
+        raise VerifyFailed(failure_summary(result), kernel_compare.failure_fix(result, report_path))
     if not result["pass"]:
         raise VerifyFailed(failure_summary(result),
                            "see the table" + (f" and {report_path}" if report_path else "")
                            + "; thresholds: --max-lsb-err, --max-ulp, --no-bit-exact")
-    click.echo(f"pass: {len(result['layers'])} layers on {result['board']} ({dtype}, {layout})")
+    what = f"{kernel}, " if kernel else ""
+    click.echo(f"pass: {len(result['layers'])} layers on {result['board']} ({what}{dtype}, {layout})")

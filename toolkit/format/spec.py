@@ -2,8 +2,9 @@
 
 The writer, the reader, the protocol client, the MicroPython module and the
 generated C header all take their constants from here (`render.py` writes
-`firmware/include/bnrt_spec.h` and `micropython/bnrt_spec.py`).  Everything is little-endian.  See docs/format.md and
-docs/protocol.md for the prose version of the same facts.
+`firmware/include/bnrt_spec.h` and `micropython/bnrt_spec.py`).  Everything is
+little-endian.  See docs/format.md and docs/protocol.md for the prose version
+of the same facts.
 """
 from __future__ import annotations
 
@@ -115,6 +116,7 @@ COMMANDS = {
     "TRAIN": 0x08,        # train-mode BN on the device, in phases (TRAIN_* structs below)
     "STATS": 0x09,        # STATS -> STATS_RESPONSE + running statistics
     "FREEZE": 0x0A,       # FREEZE -> FREEZE_RESPONSE: fold them into the active f32 layer
+    "USER": 0x0B,         # a user's own BN function in a harness firmware (USER_* structs below)
 }
 
 INFO_RESPONSE = struct.Struct("<HHIIIBBHBBH")
@@ -181,6 +183,45 @@ C_CONSTANTS = {**{f"TRAIN_PHASE_{k}": v for k, v in TRAIN_PHASES.items()},
                **{f"TRAIN_PASS_{k}": v for k, v in TRAIN_PASSES.items()},
                "TRAIN_FLAG_CUMULATIVE": TRAIN_FLAG_CUMULATIVE, "TRAIN_FLAG_FMA": TRAIN_FLAG_FMA,
                "TRAIN_PASS_DONE": TRAIN_PASS_DONE, "TRAIN_FLAGS_KNOWN": TRAIN_FLAGS_KNOWN}
+
+# A user's own BN function (firmware/include/bnrt_user.h) in a harness image
+# (`toolkit verify --kernel`, docs/verify-your-code.md).  USER payloads start
+# with a phase byte.  SETUP announces one layer (which tensors it has, its
+# channels and eps) and answers the harness's capacity; PARAM sends a range of
+# one tensor as float32; DATA fills the input buffer (float32, NCHW); CALL runs
+# the user's function once on the first batch*channels*spatial inputs into the
+# output buffer; READ answers a range of the output buffer.
+USER_PHASES = {"SETUP": 0, "PARAM": 1, "DATA": 2, "CALL": 3, "READ": 4, "QUANT": 5}
+USER_TENSORS = {"weight": 0, "bias": 1, "running_mean": 2, "running_var": 3}   # bit (1 << id) in flags
+# SETUP: phase, flags (tensors present), dtype (DTYPES: f32 or s8, the
+# function's signature), reserved, channels, eps
+USER_SETUP = struct.Struct("<BBBBIf")
+USER_SETUP_FIELDS = ("phase", "flags", "dtype", "reserved", "channels", "eps")
+USER_SETUP_RESPONSE = struct.Struct("<II")    # max_channels, max_elements (per buffer)
+USER_SETUP_RESPONSE_FIELDS = ("max_channels", "max_elements")
+# QUANT (s8 only, after SETUP): phase, reserved, reserved, in_scale, in_zero_point,
+# out_scale, out_zero_point (bnrt_user_bn_s8_t)
+USER_QUANT = struct.Struct("<BBHfifi")
+USER_QUANT_FIELDS = ("phase", "reserved", "reserved2", "in_scale", "in_zero_point", "out_scale",
+                     "out_zero_point")
+# PARAM / DATA / READ: phase, tensor (PARAM only), reserved, first, count, then
+# count float32 (PARAM) or count elements of the layer's dtype (DATA); READ
+# answers count elements.
+USER = struct.Struct("<BBHII")
+USER_FIELDS = ("phase", "tensor", "reserved", "first", "count")
+# CALL: phase, reserved, layer (the BN layer's index in the model: a probe
+# application picks the function it registered for it), batch, spatial
+USER_CALL = struct.Struct("<BBHII")
+USER_CALL_FIELDS = ("phase", "reserved", "layer", "batch", "spatial")
+USER_CALL_RESPONSE = struct.Struct("<I")      # counter ticks spent in the user's function
+C_STRUCTS += [("USER_SETUP", USER_SETUP, USER_SETUP_FIELDS),
+              ("USER_SETUP_RESPONSE", USER_SETUP_RESPONSE, USER_SETUP_RESPONSE_FIELDS),
+              ("USER_QUANT", USER_QUANT, USER_QUANT_FIELDS),
+              ("USER", USER, USER_FIELDS),
+              ("USER_CALL", USER_CALL, USER_CALL_FIELDS),
+              ("USER_CALL_RESPONSE", USER_CALL_RESPONSE, ("ticks",))]
+C_CONSTANTS.update({f"USER_PHASE_{k}": v for k, v in USER_PHASES.items()})
+C_CONSTANTS.update({f"USER_TENSOR_{k.upper()}": v for k, v in USER_TENSORS.items()})
 
 # ------------------------------------------------------------ status codes
 # One list for the C runtime, the firmware and the host: (NAME, message, fix).

@@ -73,10 +73,12 @@ def _first_line(proc: subprocess.Popen, timeout: float) -> str:
     return line.decode().strip()
 
 
-def start(board, *, tcp: int | None = None, timeout: float = 10.0, **options) -> Session:
-    """Build the simulator if needed, start it and wait (up to `timeout` s)
-    for the URL it serves on.  `tcp=0` picks a free TCP port."""
-    binary = build()
+def start(board, *, tcp: int | None = None, timeout: float = 10.0, binary: Path | str | None = None,
+          **options) -> Session:
+    """Build the simulator if needed (or run `binary`, e.g. a user-kernel
+    harness), start it and wait (up to `timeout` s) for the URL it serves on.
+    `tcp=0` picks a free TCP port."""
+    binary = build() if binary is None else Path(binary)
     args = [str(binary)] + (["--tcp", str(int(tcp))] if tcp is not None else [])
     proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, preexec_fn=die_with_parent)

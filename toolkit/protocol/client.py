@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import serial
+from serial.urlhandler import protocol_socket
 
 from ..errors import BoardError, InputError, ProtocolError
 from ..format import spec
@@ -110,9 +111,11 @@ class RunResult:
 def _open_serial(url: str, baudrate: int, timeout: float):
     from ..serial_handlers import register
     register()      # our URL schemes (faulty://) next to pyserial's own
+    options = dict(baudrate=baudrate, timeout=timeout, exclusive=True)
+    if not url.startswith("rfc2217://"):     # pyserial's RFC 2217 client has no write timeout
+        options["write_timeout"] = timeout
     try:
-        ser = serial.serial_for_url(url, baudrate=baudrate, timeout=timeout,
-                                    write_timeout=timeout, exclusive=True)
+        ser = serial.serial_for_url(url, **options)
     except (serial.SerialException, OSError, ValueError) as e:
         text = str(e)
         code = getattr(e, "errno", None)
@@ -130,7 +133,7 @@ def _open_serial(url: str, baudrate: int, timeout: float):
         raise BoardError(f"cannot open port {url}: {text}",
                          "check --port (`ls /dev/ttyACM* /dev/ttyUSB*`) and that the board is "
                          "plugged in and running") from None
-    if url.startswith("socket://"):
+    if url.startswith(("socket://", "rfc2217://")):
         sock = getattr(ser, "_socket", None)
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -140,10 +143,11 @@ def _open_serial(url: str, baudrate: int, timeout: float):
 def _bytes_waiting(ser) -> int:
     """Bytes ready to read.  pyserial's socket:// in_waiting says only 0 or 1,
     which would make us read byte by byte (200 ms per 16 KiB frame); ask the
-    socket itself."""
-    sock = getattr(ser, "_socket", None)
-    if sock is None:
+    socket itself.  (rfc2217:// reads the socket on a thread of its own and
+    counts what it holds: its in_waiting is right.)"""
+    if not isinstance(ser, protocol_socket.Serial):
         return ser.in_waiting
+    sock = ser._socket
     try:
         return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
     except OSError:
@@ -193,7 +197,9 @@ class Client:
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self._ser.timeout = min(left, 0.5)
+            wait = min(left, 0.5)
+            if self._ser.timeout != wait:   # rfc2217:// renegotiates the port on every change
+                self._ser.timeout = wait
             self._inbox.extend(self._splitter.feed(self._ser.read(max(1, _bytes_waiting(self._ser)))))
         return decode_frame(self._inbox.popleft())
 
@@ -390,4 +396,6 @@ def _blob_dtypes(blob: bytes) -> set[str]:
 
 
 def _status_error(command: str, status: int) -> ProtocolError:
-    return ProtocolError(f"the board rejected {command}: {spec.status_message(status)}")
+    error = ProtocolError(f"the board rejected {command}: {spec.status_message(status)}")
+    error.status = spec.status_name(status)    # the name, as FormatError and StatusError carry it
+    return error

@@ -1,0 +1,18 @@
+/* Right, torch's folding written unfused: y = x*a + (bias - mean*a), two
+ * roundings where torch's CPU kernel fuses (a few ULP from torch eval). */
+#include <math.h>
+#include "bnrt_user.h"
+
+void my_bn(const bnrt_user_bn_t *bn, const float *x, float *y, uint32_t batch, uint32_t spatial)
+{
+    uint32_t C = bn->channels;
+    for (uint32_t c = 0; c < C; c++) {
+        float a = (1.0f / sqrtf(bn->running_var[c] + bn->eps)) * bn->weight[c];
+        float b = bn->bias[c] - bn->running_mean[c] * a;
+        for (uint32_t n = 0; n < batch; n++)
+            for (uint32_t s = 0; s < spatial; s++) {
+                uint32_t i = (n * C + c) * spatial + s;
+                y[i] = x[i] * a + b;
+            }
+    }
+}
