@@ -86,6 +86,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "irq_count": Key(int, "vector table length", required=ARM),
         "max_payload": Key(int, required=ARM),
         "model_slot_size": Key(int, required=ARM),
+        "kernels": Key(str, "a folder of firmware/src/kernels/ whose files replace the scalar kernels"),
         "dtypes": Key(list, "dtypes built into the firmware", choices=DTYPES, items=str),
         "train": Key(bool, "train-mode BN commands"),
         "protocol": Key(bool, "the serial command loop"),
@@ -97,6 +98,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_payload": Key(int),
         "max_model": Key(int),
         "port": Key(str),
+        "emulator": Key(str, "a launcher for an emulated MicroPython board (qemu-microbit)"),
+        "firmware_hex": Key(str, "the MicroPython firmware image an emulator runs"),
     },
 }
 
