@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from .errors import InputError
+from .format.spec import COUNTER_KINDS
 
 KINDS = ("sim", "qemu", "serial", "micropython")
 ARM_KINDS = ("qemu", "serial")
@@ -69,7 +70,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "counter": {
         "source": Key(str, choices=("dwt", "systick"), required=ARM),
-        "kind": Key(str, choices=("cycles", "instructions", "time"), required=KINDS),
+        "kind": Key(str, choices=tuple(COUNTER_KINDS), required=KINDS),
         "hz": Key(int, required=KINDS),
     },
     "flash": {
