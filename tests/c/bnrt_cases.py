@@ -65,3 +65,42 @@ def same_bits(y: np.ndarray, want: np.ndarray) -> bool:
         nan = np.isnan(y) & np.isnan(want)
         return bool(np.all(nan | (y.view(np.uint32) == want.view(np.uint32))))
     return bool(np.array_equal(y, want))
+
+
+def edge_int_layers(dtype: str, layout: str) -> list[LayerBlob]:
+    """Constructed integer layers whose outputs sweep across both saturation
+    limits and the floor of the shift: with mult = 2^shift (or +-MULT_MAX when
+    that is too large) y = x + floor(bias / 2^shift) for bias = k*2^shift + r,
+    r in {0, 1, 2^shift - 1}; a sweep over every input value then lands on
+    lo - 1, lo, hi, hi + 1 and on the rounding edges."""
+    lo, hi = spec.QRANGE[dtype]
+    top = spec.S8_SHIFT_MAX if dtype == "s8" else spec.S16_SHIFT_MAX
+    mmax = spec.S8_MULT_MAX if dtype == "s8" else 2**31 - 1
+    bmax = spec.S8_BIAS_MAX - 1 if dtype == "s8" else spec.S16_BIAS_MAX
+    layers = []
+    for sh in sorted({0, 1, 7, 16, 23, 24, top - 1, top}):
+        mults, biases = [], []
+        for sign in (1, -1):
+            m = sign * min(2**sh, mmax)
+            for k in (0, 1, -1, hi, lo, 3 * hi, 3 * lo):
+                for r in {0, 1, 2**sh - 1}:
+                    b = k * 2**sh + r
+                    # s8: |x*m + b| must stay below 2^31 (the spec's accumulator bound)
+                    if abs(b) <= bmax and (dtype != "s8" or abs(b) + 128 * abs(m) < 2**31):
+                        mults.append(m)
+                        biases.append(b)
+        mdt, bdt = (np.int32, np.int32) if dtype == "s8" else (np.int32, np.int64)
+        layers.append(LayerBlob(dtype, layout, len(mults),
+                                {"mult": np.array(mults, mdt), "bias": np.array(biases, bdt)},
+                                shift=sh, in_scale=0.05, out_scale=0.1))
+    return layers
+
+
+def sweep_input(dtype: str, layout: str, channels: int) -> np.ndarray:
+    """Every input value of the dtype (s16: every 7th plus the ends) for every
+    channel, as (1, C, n) NCHW or (n, 1, C) NHWC."""
+    lo, hi = spec.QRANGE[dtype]
+    v = np.arange(lo, hi + 1) if dtype == "s8" else np.r_[np.arange(lo, hi + 1, 7), hi, hi - 1]
+    dt = np.int8 if dtype == "s8" else np.int16
+    x = np.repeat(v[None, :], channels, 0).astype(dt)
+    return x[None] if layout == "nchw" else np.ascontiguousarray(x.T)[:, None, :]
