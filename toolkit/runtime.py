@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import os
 import subprocess
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ def _shape(x: np.ndarray, layout: str, channels: int, spatial: int | None) -> tu
     if x.ndim >= 2:
         c = x.shape[1] if layout == "nchw" else x.shape[-1]
         sp_shape = x.shape[2:] if layout == "nchw" else x.shape[1:-1]
-        sp = int(np.prod(sp_shape, dtype=np.int64))
+        sp = math.prod(sp_shape)
         if c != channels or (spatial is not None and spatial != sp):
             raise InputError(f"tensor of shape {x.shape} ({layout}) does not fit a layer with "
                              f"{channels} channels" + (f" and spatial {spatial}" if spatial else ""),
@@ -189,13 +190,21 @@ def _check_dtype(x: np.ndarray, dtype: str) -> None:
 
 
 class Model:
-    """A model validated by the C parser; keeps its aligned copy of the blob alive."""
+    """A model validated by the C parser; keeps its aligned copy of the blob alive.
+
+    The layer table is decoded once at load (`layers()`); `run` then costs
+    only its checks and one ctypes call, and `bind` removes the checks that
+    do not change between calls on one shape."""
 
     def __init__(self, rt: Runtime, m: _Model, buf: np.ndarray):
         self._rt, self._m, self._buf = rt, m, buf
         self.crc32, self.layer_count, self.size = m.crc32, m.layer_count, m.size
+        self._ref = ctypes.byref(m)
+        self._run = rt.lib.bnrt_model_run
+        self._layers = [self._decode(k) for k in range(self.layer_count)]
+        self._np = [np.dtype(NP_DTYPE[l.dtype]) for l in self._layers]
 
-    def layer(self, k: int) -> LayerInfo:
+    def _decode(self, k: int) -> LayerInfo:
         l = _Layer()
         _check(self._rt, self._rt.lib.bnrt_model_layer(ctypes.byref(self._m), k & _U32,
                                                        ctypes.byref(l)), f"layer {k}")
@@ -204,22 +213,38 @@ class Model:
                          l.params - self._buf.ctypes.data, l.params_size, l.in_scale,
                          l.in_zero_point, l.out_scale, l.out_zero_point, l.shift, l.name_offset)
 
+    def layer(self, k: int) -> LayerInfo:
+        if type(k) is int and 0 <= k < self.layer_count:
+            return self._layers[k]
+        return self._decode(k)            # the C runtime's status for a bad index
+
     def layers(self) -> list[LayerInfo]:
-        return [self.layer(k) for k in range(self.layer_count)]
+        return list(self._layers)
 
     def run(self, k: int, x: np.ndarray, spatial: int | None = None) -> np.ndarray:
         """bnrt_model_run on a whole tensor in the layer's layout (see _shape)."""
         info = self.layer(k)
         x = np.ascontiguousarray(x)
-        _check_dtype(x, info.dtype)
+        if x.dtype != self._np[k]:
+            _check_dtype(x, info.dtype)
         batch, sp = _shape(x, info.layout, info.channels, spatial)
         if batch > _U32 or sp > _U32:
             raise InputError(f"tensor of shape {x.shape} is too large", "split the batch")
         out = np.empty_like(x)
-        code = self._rt.lib.bnrt_model_run(ctypes.byref(self._m), k, x.ctypes.data or None,
-                                           out.ctypes.data or None, batch, sp)
-        _check(self._rt, code, f"run layer {k}")
+        code = self._run(self._ref, k, x.ctypes.data or None, out.ctypes.data or None, batch, sp)
+        if code:
+            _check(self._rt, code, f"run layer {k}")
         return out
+
+    def bind(self, k: int, shape: tuple, spatial: int | None = None) -> "BoundLayer":
+        """A callable running layer k on tensors of exactly `shape` (the fast
+        path for repeated calls: shape, layout and dtype are checked once)."""
+        info = self.layer(k)
+        probe = np.empty(tuple(shape), self._np[k])
+        batch, sp = _shape(probe, info.layout, info.channels, spatial)
+        if batch > _U32 or sp > _U32:
+            raise InputError(f"tensor of shape {probe.shape} is too large", "split the batch")
+        return BoundLayer(self, k, probe.shape, self._np[k], batch, sp)
 
     def run_range(self, k: int, x: np.ndarray, spatial: int, first: int) -> np.ndarray:
         """bnrt_model_run_range: x holds elements [first, first + x.size) of a
@@ -232,6 +257,41 @@ class Model:
             ctypes.byref(self._m), k, spatial & _U32, first & _U32, x.size & _U32,
             x.ctypes.data or None, out.ctypes.data or None)
         _check(self._rt, code, f"run layer {k}")
+        return out
+
+
+class BoundLayer:
+    """Layer k of a model bound to one input shape: `f(x)` or `f(x, out)`.
+
+    x must be a C-contiguous array of that shape and the layer's dtype; `out`
+    (optional, the same shape and dtype, may be x itself) receives the result.
+    Anything else raises InputError, as `Model.run` would."""
+
+    def __init__(self, model: Model, k: int, shape: tuple, dtype: np.dtype, batch: int, sp: int):
+        self.model, self.index, self.shape, self.dtype = model, k, shape, dtype
+        self._args = (model._ref, k)
+        self._dims = (batch, sp)
+        self._run = model._run
+
+    def _bad(self, what: str, v: np.ndarray) -> InputError:
+        return InputError(f"{what} has shape {getattr(v, 'shape', None)} and dtype "
+                          f"{getattr(v, 'dtype', None)}; this layer was bound to {self.shape} "
+                          f"{self.dtype}", "pass a C-contiguous array of the bound shape, "
+                          "or bind again")
+
+    def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if (type(x) is not np.ndarray or x.shape != self.shape or x.dtype != self.dtype
+                or not x.flags.c_contiguous):
+            raise self._bad("input", x)
+        if out is None:
+            out = np.empty_like(x)
+        elif (type(out) is not np.ndarray or out.shape != self.shape or out.dtype != self.dtype
+              or not out.flags.c_contiguous or not out.flags.writeable):
+            raise self._bad("out", out)
+        code = self._run(*self._args, x.ctypes.data or None, out.ctypes.data or None,
+                         *self._dims)
+        if code:
+            _check(self.model._rt, code, f"run layer {self.index}")
         return out
 
 
