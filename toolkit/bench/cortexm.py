@@ -46,12 +46,15 @@ def _params(dtype: str, channels: int, rng):
 
 
 def count_kernel(machine: armcount.Machine, dtype: str, flags: int, layout: str,
-                 channels: int, spatial: int, rng, params=None) -> armcount.CallResult:
+                 channels: int, spatial: int, rng, params=None, batch: int = 1,
+                 x=None) -> armcount.CallResult:
     """Run one kernel call under unicorn; check the output against the reference."""
-    n = channels * spatial
+    n = batch * channels * spatial
     p0, p1, shift = params if params is not None else _params(dtype, channels, rng)
-    shape = (1, channels, spatial) if layout == "nchw" else (1, spatial, channels)
-    if dtype == "f32":
+    shape = (batch, channels, spatial) if layout == "nchw" else (batch, spatial, channels)
+    if x is not None:
+        x = np.asarray(x).reshape(shape)
+    elif dtype == "f32":
         x = rng.standard_normal(shape).astype(np.float32)
     else:
         lo, hi = spec.QRANGE[dtype]
@@ -62,7 +65,7 @@ def count_kernel(machine: armcount.Machine, dtype: str, flags: int, layout: str,
     a_p0 = machine.alloc(p0.tobytes(), 8)
     a_p1 = machine.alloc(p1.tobytes(), 8)
     last = flags if dtype == "f32" else shift
-    res = machine.call(SYMBOL[dtype], [a_in, a_out, 1, channels, spatial,
+    res = machine.call(SYMBOL[dtype], [a_in, a_out, batch, channels, spatial,
                                        spec.LAYOUTS[layout], a_p0, a_p1, last])
     if res.ret != spec.STATUS["OK"]:
         raise RuntimeError(f"{SYMBOL[dtype]} returned {spec.status_name(res.ret)}")

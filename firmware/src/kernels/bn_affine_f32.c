@@ -141,6 +141,52 @@ static uint32_t blocks_vector(const float **in, float **out, const float **a, co
     }
     return len & ~3u;
 }
+
+/* NHWC with a multiple of 4 channels, the whole tensor: the inner loop runs
+ * over the channels in blocks of 4 and the outer loop restarts the parameter
+ * pointers at every pixel (5 instructions per pixel, no parameter tiles). */
+#define BNRT_PIXEL_BLOCK(op)                                                        \
+    __asm__ volatile("2:\n\t"                                                       \
+                     "mov %[pa], %[a]\n\t"                                         \
+                     "mov %[pb], %[b]\n\t"                                         \
+                     "mov %[k], %[q]\n\t"                                          \
+                     "1:\n\t"                                                      \
+                     "vldmia %[in]!, {s8-s11}\n\t"                                 \
+                     "vldmia %[pa]!, {s12-s15}\n\t"                                \
+                     "vldmia %[pb]!, {s4-s7}\n\t" op                               \
+                     "subs %[k], %[k], #1\n\t"                                     \
+                     "bne 1b\n\t"                                                  \
+                     "subs %[px], %[px], #1\n\t"                                   \
+                     "bne 2b\n\t"                                                  \
+                     : [in] "+r"(in), [out] "+r"(out), [px] "+r"(pixels),           \
+                       [pa] "=&r"(pa), [pb] "=&r"(pb), [k] "=&r"(k)                  \
+                     : [a] "r"(a), [b] "r"(b), [q] "r"(quads)                        \
+                     : "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", \
+                       "s14", "s15", "cc", "memory")
+
+static void blocks_pixels(const float *in, float *out, const float *a, const float *b,
+                          uint32_t quads, uint32_t pixels, int fused)
+{
+    const float *pa, *pb;
+    uint32_t k;
+    if (fused) {
+        BNRT_PIXEL_BLOCK("vfma.f32 s4, s8, s12\n\t"
+                         "vfma.f32 s5, s9, s13\n\t"
+                         "vfma.f32 s6, s10, s14\n\t"
+                         "vfma.f32 s7, s11, s15\n\t"
+                         "vstmia %[out]!, {s4-s7}\n\t");
+    } else {
+        BNRT_PIXEL_BLOCK("vmul.f32 s8, s8, s12\n\t"
+                         "vmul.f32 s9, s9, s13\n\t"
+                         "vmul.f32 s10, s10, s14\n\t"
+                         "vmul.f32 s11, s11, s15\n\t"
+                         "vadd.f32 s8, s8, s4\n\t"
+                         "vadd.f32 s9, s9, s5\n\t"
+                         "vadd.f32 s10, s10, s6\n\t"
+                         "vadd.f32 s11, s11, s7\n\t"
+                         "vstmia %[out]!, {s8-s11}\n\t");
+    }
+}
 #endif
 
 /* One channel's a, b over `len` consecutive elements (an NCHW row). */
@@ -194,7 +240,8 @@ bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
     if (st != BNRT_OK || n == 0u) {
         return st;
     }
-    if (layout == BNRT_LAYOUT_NCHW) {
+    /* spatial 1 ((N, C)): the same memory as NHWC, run as N pixels (bn_affine_s8.c) */
+    if (layout == BNRT_LAYOUT_NCHW && spatial != 1u) {
         uint32_t i, c;
         for (i = 0; i < batch; i++) {
             for (c = 0; c < channels; c++) {
@@ -205,8 +252,14 @@ bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
         }
     } else {
         size_t p, pixels = n / channels;
+#ifdef BNRT_F32_BLOCKS
+        if ((channels & 3u) == 0u) { /* pixels >= 1 and fits uint32_t on a 32-bit core */
+            blocks_pixels(in, out, a, b, channels >> 2, (uint32_t)pixels, fused);
+            return BNRT_OK;
+        }
+#endif
 #ifdef BNRT_NHWC_TILES
-        if (channels <= BNRT_TILE / 2u) {
+        if (BNRT_USE_TILES(channels, n, BNRT_TILE_LEN(BNRT_TILE, channels))) {
             float ta[BNRT_TILE], tb[BNRT_TILE];
             const uint32_t len = BNRT_TILE_LEN(BNRT_TILE, channels);
             BNRT_TILE_FILL(ta, tb, a, b, channels, len);
