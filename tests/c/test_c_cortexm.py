@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnrt_cases import edge_int_layers, random_input, random_layer, same_bits, sweep_input
+from bnrt_cases import (edge_int_layers, fma_hard_cases, random_input, random_layer, same_bits,
+                        sweep_input)
 from toolkit import reference as ref
 from toolkit.bench import armcount, cortexm, firmware_info
 from toolkit.format import spec
@@ -66,8 +67,6 @@ def test_random_layers_every_path(machine, dtype):
     rng = np.random.default_rng(31)
     for layout, batch, channels, spatial in SHAPES:
         for fused in (True, False) if dtype == "f32" else (True,):
-            if machine.core == "m3" and fused and batch * channels * spatial > 100:
-                continue                                # the soft fmaf is slow under unicorn
             layer = random_layer(rng, dtype, layout, channels, fused=fused, extreme=True)
             shape = ((batch, channels, spatial) if layout == "nchw"
                      else (batch, spatial, channels))
@@ -101,3 +100,17 @@ def test_f32_rounding_ties_fused_and_unfused(machine):
         for fused in (True, False):
             layer = LayerBlob("f32", layout, channels, {"a": a, "b": b}, fused=fused)
             assert same_bits(run(machine, layer, x, batch, spatial), expected(layer, x))
+
+
+def test_f32_fused_hard_cases(machine):
+    """The fmaf hard cases (ties, every exponent gap, cancellation, overflow,
+    subnormals, NaN/inf) as one NHWC pixel per case, and as rows: on the M3
+    this is the integer fmaf of soft_fmaf.h, on the M4F the VFMA."""
+    from toolkit.format.writer import LayerBlob
+    x, a, b = fma_hard_cases()
+    layer = LayerBlob("f32", "nhwc", len(x), {"a": a, "b": b}, fused=True)
+    xs = x.reshape(1, 1, -1)
+    assert same_bits(run(machine, layer, xs, 1, 1), expected(layer, xs))
+    rows = LayerBlob("f32", "nhwc", 8, {"a": a[:8], "b": b[:8]}, fused=True)
+    xr = np.resize(x, (1, 300, 8))                          # strided rows on the M3
+    assert same_bits(run(machine, rows, xr, 1, 300), expected(rows, xr))
