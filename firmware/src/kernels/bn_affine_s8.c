@@ -90,7 +90,6 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
         }
 #endif
         for (p = 0; p < pixels; p++) {
-            BNRT_UNROLL4
             for (c = 0; c < channels; c++) {
                 const int32_t acc = in[c] * mult[c] + bias[c];
                 out[c] = BNRT_SAT8(acc >> shift);
