@@ -142,6 +142,10 @@ class Runtime:
             fn = getattr(lib, name)
             fn.restype, fn.argtypes = res, args
         self.lib = lib
+        # The hot path of Model.run/bind: a second handle without argtypes, called
+        # with ready ctypes objects (no per-call argument conversion).
+        self._run_raw = ctypes.CDLL(str(lib._name)).bnrt_model_run
+        self._run_raw.restype = ctypes.c_int
 
     def status_name(self, code: int) -> str:
         return self.lib.bnrt_status_name(code).decode()
@@ -178,6 +182,16 @@ class Runtime:
         return out
 
 
+def _ptr(a: np.ndarray):
+    """The data address of a C-contiguous array as a ctypes argument: a
+    reference to a c_char over its buffer (about 0.3 us, against 0.8 us for
+    `a.ctypes.data`); read-only or empty arrays take the slow way."""
+    try:
+        return ctypes.byref(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError):
+        return ctypes.c_void_p(a.ctypes.data)
+
+
 def _check(rt: Runtime, code: int, what: str) -> None:
     if code != spec.STATUS["OK"]:
         raise StatusError(rt.status_name(code), what)
@@ -200,7 +214,7 @@ class Model:
         self._rt, self._m, self._buf = rt, m, buf
         self.crc32, self.layer_count, self.size = m.crc32, m.layer_count, m.size
         self._ref = ctypes.byref(m)
-        self._run = rt.lib.bnrt_model_run
+        self._run = rt._run_raw
         self._layers = [self._decode(k) for k in range(self.layer_count)]
         self._np = [np.dtype(NP_DTYPE[l.dtype]) for l in self._layers]
 
@@ -231,7 +245,8 @@ class Model:
         if batch > _U32 or sp > _U32:
             raise InputError(f"tensor of shape {x.shape} is too large", "split the batch")
         out = np.empty_like(x)
-        code = self._run(self._ref, k, x.ctypes.data or None, out.ctypes.data or None, batch, sp)
+        u32 = ctypes.c_uint32
+        code = self._run(self._ref, u32(k), _ptr(x), _ptr(out), u32(batch), u32(sp))
         if code:
             _check(self._rt, code, f"run layer {k}")
         return out
@@ -269,8 +284,8 @@ class BoundLayer:
 
     def __init__(self, model: Model, k: int, shape: tuple, dtype: np.dtype, batch: int, sp: int):
         self.model, self.index, self.shape, self.dtype = model, k, shape, dtype
-        self._args = (model._ref, k)
-        self._dims = (batch, sp)
+        self._args = (model._ref, ctypes.c_uint32(k))
+        self._dims = (ctypes.c_uint32(batch), ctypes.c_uint32(sp))
         self._run = model._run
 
     def _bad(self, what: str, v: np.ndarray) -> InputError:
@@ -288,8 +303,7 @@ class BoundLayer:
         elif (type(out) is not np.ndarray or out.shape != self.shape or out.dtype != self.dtype
               or not out.flags.c_contiguous or not out.flags.writeable):
             raise self._bad("out", out)
-        code = self._run(*self._args, x.ctypes.data or None, out.ctypes.data or None,
-                         *self._dims)
+        code = self._run(*self._args, _ptr(x), _ptr(out), *self._dims)
         if code:
             _check(self.model._rt, code, f"run layer {self.index}")
         return out

@@ -64,3 +64,21 @@ def test_bound_layer_refuses_what_it_was_not_bound_to(rt):
         with pytest.raises(StatusError) as e:
             model.run(k, good)
         assert e.value.status == "ERR_LAYER"
+
+
+@pytest.mark.parametrize("dtype", ["f32", "s8"])
+def test_read_only_and_empty_inputs(rt, dtype):
+    """Read-only buffers (np.frombuffer of bytes) and empty tensors take the
+    slow pointer path: same results."""
+    rng = np.random.default_rng(7)
+    layer = random_layer(rng, dtype, "nchw", 3)
+    model = rt.load(write_model([layer]))
+    x = random_input(rng, dtype, (4, 3, 2))
+    ro = np.frombuffer(x.tobytes(), x.dtype).reshape(x.shape)
+    assert not ro.flags.writeable
+    want = expected(layer, x)
+    assert same_bits(model.run(0, ro), want)
+    assert same_bits(model.bind(0, ro.shape)(ro), want)
+    empty = x[:0]
+    assert model.run(0, empty).shape == empty.shape
+    assert model.bind(0, empty.shape)(empty).shape == empty.shape

@@ -163,10 +163,10 @@ def _measure(sec, quick: bool, kern) -> None:
     rng = np.random.default_rng(3)
     C = 32
     sizes = [4096] if quick else [1024, 4096, 16384, 102400, 1048576]
-    rounds, min_time = (5, 0.001) if quick else (15, 0.004)
+    rounds, min_time = (5, 0.0005) if quick else (15, 0.0005)
     sec.notes.append(f"Interleaved timing: per dtype and size, {rounds} rounds, each timing C, "
-                     "LiteRT and TFLM once in a fresh random order (best of 3 back-to-back "
-                     "loops); rates are medians, "
+                     "LiteRT and TFLM once in a fresh random order (best of 5 back-to-back "
+                     "loops of >= 0.5 ms); rates are medians, "
                      "c_over_litert is the median of the per-round ratios (q1/q3: its quartiles); "
                      "the targets are judged on the worst size's lower quartile.")
     bn = torch.nn.BatchNorm2d(C, eps=1e-5).eval()

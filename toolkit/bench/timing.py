@@ -43,7 +43,7 @@ def _calibrate(fn, min_time: float, max_loops: int) -> int:
 
 
 def interleaved(fns: dict, rounds: int = 21, min_time: float = 0.005, seed: int = 0,
-                max_loops: int = 1 << 18, inner: int = 3) -> dict:
+                max_loops: int = 1 << 18, inner: int = 5) -> dict:
     """Seconds per call of each fn() in `rounds` rounds: every round times each
     callable in a fresh random order, so slow phases of a shared machine hit all
     of them alike; within a round a callable's time is the best of `inner`
