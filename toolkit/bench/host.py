@@ -203,7 +203,7 @@ def run(quick: bool) -> Section:
         torch.set_num_threads(threads)
 
 
-ROUNDS = {True: 5, False: 15}
+ROUNDS = {True: 5, False: 31}
 
 
 def _run(quick: bool) -> Section:

@@ -163,7 +163,7 @@ def _measure(sec, quick: bool, kern) -> None:
     rng = np.random.default_rng(3)
     C = 32
     sizes = [4096] if quick else [1024, 4096, 16384, 102400, 1048576]
-    rounds, min_time = (5, 0.0005) if quick else (15, 0.0005)
+    rounds, min_time = (5, 0.0005) if quick else (31, 0.0005)
     sec.notes.append(f"Interleaved timing: per dtype and size, {rounds} rounds, each timing C, "
                      "LiteRT and TFLM once in a fresh random order (best of 5 back-to-back "
                      "loops of >= 0.5 ms); rates are medians, "
