@@ -247,9 +247,9 @@ class Model:
         if xa % size or ya % size:
             raise BnrtError(ERR_ALIGN)
         C = L.channels
-        if L.layout == LAYOUT_NCHW:
+        if L.layout == LAYOUT_NCHW and spatial != 1:
             c0, left, seg = (first // spatial) % C, spatial - first % spatial, spatial
-        else:
+        else:               # NHWC, and NCHW with spatial 1 (the same memory)
             c0, left, seg = first % C, 1, 1
         if _fast is not None and L.dtype == DTYPE_S8:
             _fast.s8(xa, ya, count, c0, left, seg, C, L.addr0, L.addr1, L.shift, 32 if WORD64 else 0)

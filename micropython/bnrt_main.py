@@ -193,7 +193,7 @@ class Server:
     def handle(self, frame):
         """A decoded frame -> the decoded response frame."""
         if len(frame) < FRAME_OVERHEAD:
-            return _frame(NAK, frame[1] if len(frame) > 1 else 0, ERR_FRAME_FORMAT, b"")
+            return _frame(NAK, frame[FRAME_OFF_SEQ] if len(frame) > FRAME_OFF_SEQ else 0, ERR_FRAME_FORMAT, b"")
         body = memoryview(frame)[:-FRAME_CRC_SIZE]
         cmd, seq, status, flags = frame[0], frame[1], frame[2], frame[3]
         if bnrt.crc32(body) != struct.unpack_from("<I", frame, len(frame) - 4)[0]:
@@ -260,7 +260,7 @@ def serve(name="micropython", max_payload=4096, max_model=1 << 20, model_path=No
                 if ok:
                     resp = server.handle(frame)
                 else:
-                    resp = _frame(NAK, frame[1] if len(frame) > 1 else 0, ERR_FRAME_FORMAT, b"")
+                    resp = _frame(NAK, frame[FRAME_OFF_SEQ] if len(frame) > FRAME_OFF_SEQ else 0, ERR_FRAME_FORMAT, b"")
             else:
                 resp = None                             # an empty frame is a flush
             pending, overflow = bytearray(), False

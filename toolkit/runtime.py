@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import math
 import os
 import subprocess
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def _shape(x: np.ndarray, layout: str, channels: int, spatial: int | None) -> tu
     if x.ndim >= 2:
         c = x.shape[1] if layout == "nchw" else x.shape[-1]
         sp_shape = x.shape[2:] if layout == "nchw" else x.shape[1:-1]
-        sp = int(np.prod(sp_shape, dtype=np.int64))
+        sp = math.prod(sp_shape)
         if c != channels or (spatial is not None and spatial != sp):
             raise InputError(f"tensor of shape {x.shape} ({layout}) does not fit a layer with "
                              f"{channels} channels" + (f" and spatial {spatial}" if spatial else ""),
@@ -143,6 +144,10 @@ class Runtime:
             fn = getattr(lib, name)
             fn.restype, fn.argtypes = res, args
         self.lib = lib
+        # The hot path of Model.run/bind: a second handle without argtypes, called
+        # with ready ctypes objects (no per-call argument conversion).
+        self._run_raw = ctypes.CDLL(str(lib._name)).bnrt_model_run
+        self._run_raw.restype = ctypes.c_int
 
     def status_name(self, code: int) -> str:
         return self.lib.bnrt_status_name(code).decode()
@@ -179,6 +184,16 @@ class Runtime:
         return out
 
 
+def _ptr(a: np.ndarray):
+    """The data address of a C-contiguous array as a ctypes argument: a
+    reference to a c_char over its buffer (about 0.3 us, against 0.8 us for
+    `a.ctypes.data`); read-only or empty arrays take the slow way."""
+    try:
+        return ctypes.byref(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError):
+        return ctypes.c_void_p(a.ctypes.data)
+
+
 def _check(rt: Runtime, code: int, what: str) -> None:
     if code != spec.STATUS["OK"]:
         raise StatusError(rt.status_name(code), what)
@@ -191,13 +206,21 @@ def _check_dtype(x: np.ndarray, dtype: str) -> None:
 
 
 class Model:
-    """A model validated by the C parser; keeps its aligned copy of the blob alive."""
+    """A model validated by the C parser; keeps its aligned copy of the blob alive.
+
+    The layer table is decoded once at load (`layers()`); `run` then costs
+    only its checks and one ctypes call, and `bind` removes the checks that
+    do not change between calls on one shape."""
 
     def __init__(self, rt: Runtime, m: _Model, buf: np.ndarray):
         self._rt, self._m, self._buf = rt, m, buf
         self.crc32, self.layer_count, self.size = m.crc32, m.layer_count, m.size
+        self._ref = ctypes.byref(m)
+        self._run = rt._run_raw
+        self._layers = [self._decode(k) for k in range(self.layer_count)]
+        self._np = [np.dtype(NP_DTYPE[l.dtype]) for l in self._layers]
 
-    def layer(self, k: int) -> LayerInfo:
+    def _decode(self, k: int) -> LayerInfo:
         l = _Layer()
         _check(self._rt, self._rt.lib.bnrt_model_layer(ctypes.byref(self._m), k & _U32,
                                                        ctypes.byref(l)), f"layer {k}")
@@ -206,22 +229,39 @@ class Model:
                          l.params - self._buf.ctypes.data, l.params_size, l.in_scale,
                          l.in_zero_point, l.out_scale, l.out_zero_point, l.shift, l.name_offset)
 
+    def layer(self, k: int) -> LayerInfo:
+        if type(k) is int and 0 <= k < self.layer_count:
+            return self._layers[k]
+        return self._decode(k)            # the C runtime's status for a bad index
+
     def layers(self) -> list[LayerInfo]:
-        return [self.layer(k) for k in range(self.layer_count)]
+        return list(self._layers)
 
     def run(self, k: int, x: np.ndarray, spatial: int | None = None) -> np.ndarray:
         """bnrt_model_run on a whole tensor in the layer's layout (see _shape)."""
         info = self.layer(k)
         x = np.ascontiguousarray(x)
-        _check_dtype(x, info.dtype)
+        if x.dtype != self._np[k]:
+            _check_dtype(x, info.dtype)
         batch, sp = _shape(x, info.layout, info.channels, spatial)
         if batch > _U32 or sp > _U32:
             raise InputError(f"tensor of shape {x.shape} is too large", "split the batch")
         out = np.empty_like(x)
-        code = self._rt.lib.bnrt_model_run(ctypes.byref(self._m), k, x.ctypes.data or None,
-                                           out.ctypes.data or None, batch, sp)
-        _check(self._rt, code, f"run layer {k}")
+        u32 = ctypes.c_uint32
+        code = self._run(self._ref, u32(k), _ptr(x), _ptr(out), u32(batch), u32(sp))
+        if code:
+            _check(self._rt, code, f"run layer {k}")
         return out
+
+    def bind(self, k: int, shape: tuple, spatial: int | None = None) -> BoundLayer:
+        """A callable running layer k on tensors of exactly `shape` (the fast
+        path for repeated calls: shape, layout and dtype are checked once)."""
+        info = self.layer(k)
+        probe = np.empty(tuple(shape), self._np[k])
+        batch, sp = _shape(probe, info.layout, info.channels, spatial)
+        if batch > _U32 or sp > _U32:
+            raise InputError(f"tensor of shape {probe.shape} is too large", "split the batch")
+        return BoundLayer(self, k, probe.shape, self._np[k], batch, sp)
 
     def run_range(self, k: int, x: np.ndarray, spatial: int, first: int) -> np.ndarray:
         """bnrt_model_run_range: x holds elements [first, first + x.size) of a
@@ -234,6 +274,40 @@ class Model:
             ctypes.byref(self._m), k, spatial & _U32, first & _U32, x.size & _U32,
             x.ctypes.data or None, out.ctypes.data or None)
         _check(self._rt, code, f"run layer {k}")
+        return out
+
+
+class BoundLayer:
+    """Layer k of a model bound to one input shape: `f(x)` or `f(x, out)`.
+
+    x must be a C-contiguous array of that shape and the layer's dtype; `out`
+    (optional, the same shape and dtype, may be x itself) receives the result.
+    Anything else raises InputError, as `Model.run` would."""
+
+    def __init__(self, model: Model, k: int, shape: tuple, dtype: np.dtype, batch: int, sp: int):
+        self.model, self.index, self.shape, self.dtype = model, k, shape, dtype
+        self._args = (model._ref, ctypes.c_uint32(k))
+        self._dims = (ctypes.c_uint32(batch), ctypes.c_uint32(sp))
+        self._run = model._run
+
+    def _bad(self, what: str, v: np.ndarray) -> InputError:
+        return InputError(f"{what} has shape {getattr(v, 'shape', None)} and dtype "
+                          f"{getattr(v, 'dtype', None)}; this layer was bound to {self.shape} "
+                          f"{self.dtype}", "pass a C-contiguous array of the bound shape, "
+                          "or bind again")
+
+    def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        if (type(x) is not np.ndarray or x.shape != self.shape or x.dtype != self.dtype
+                or not x.flags.c_contiguous):
+            raise self._bad("input", x)
+        if out is None:
+            out = np.empty_like(x)
+        elif (type(out) is not np.ndarray or out.shape != self.shape or out.dtype != self.dtype
+              or not out.flags.c_contiguous or not out.flags.writeable):
+            raise self._bad("out", out)
+        code = self._run(*self._args, _ptr(x), _ptr(out), *self._dims)
+        if code:
+            _check(self.model._rt, code, f"run layer {self.index}")
         return out
 
 

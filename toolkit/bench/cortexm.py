@@ -24,8 +24,9 @@ SYMBOL = {d: f"bnrt_bn_affine_{d}" for d in KERNELS}
 # (dtype label, kernel dtype, f32 flags)
 VARIANTS = [("f32 fma", "f32", spec.LAYER_FLAG_FMA), ("f32 x*a+b", "f32", 0),
             ("s8", "s8", 0), ("s16", "s16", 0)]
-# (layout, channels): NHWC with 3 channels shows the per-pixel loop overhead
-SHAPES = [("nchw", 4), ("nhwc", 16), ("nhwc", 3)]
+# (layout, channels): NHWC with 3 channels shows the per-pixel loop overhead;
+# "bn1d" is BatchNorm1d's (N, C): NCHW with spatial 1, N rows of C channels
+SHAPES = [("nchw", 4), ("nhwc", 16), ("bn1d", 16), ("nhwc", 3)]
 
 
 def _params(dtype: str, channels: int, rng):
@@ -42,12 +43,15 @@ def _params(dtype: str, channels: int, rng):
 
 
 def count_kernel(machine: armcount.Machine, dtype: str, flags: int, layout: str,
-                 channels: int, spatial: int, rng, params=None) -> armcount.CallResult:
+                 channels: int, spatial: int, rng, params=None, batch: int = 1,
+                 x=None) -> armcount.CallResult:
     """Run one kernel call under unicorn; check the output against the reference."""
-    n = channels * spatial
+    n = batch * channels * spatial
     p0, p1, shift = params if params is not None else _params(dtype, channels, rng)
-    shape = (1, channels, spatial) if layout == "nchw" else (1, spatial, channels)
-    if dtype == "f32":
+    shape = (batch, channels, spatial) if layout == "nchw" else (batch, spatial, channels)
+    if x is not None:
+        x = np.asarray(x).reshape(shape)
+    elif dtype == "f32":
         x = rng.standard_normal(shape).astype(np.float32)
     else:
         lo, hi = spec.QRANGE[dtype]
@@ -58,7 +62,7 @@ def count_kernel(machine: armcount.Machine, dtype: str, flags: int, layout: str,
     a_p0 = machine.alloc(p0.tobytes(), 8)
     a_p1 = machine.alloc(p1.tobytes(), 8)
     last = flags if dtype == "f32" else shift
-    res = machine.call(SYMBOL[dtype], [a_in, a_out, 1, channels, spatial,
+    res = machine.call(SYMBOL[dtype], [a_in, a_out, batch, channels, spatial,
                                        spec.LAYOUTS[layout], a_p0, a_p1, last])
     if res.ret != spec.STATUS["OK"]:
         raise RuntimeError(f"{SYMBOL[dtype]} returned {spec.status_name(res.ret)}")
@@ -130,12 +134,16 @@ def run(out_dir: Path, quick: bool, cores=("m3", "m4", "m7")) -> Section:
                 for layout, ch in SHAPES:
                     if quick and ch == 3:
                         continue
-                    s1, s2 = spatial_pairs[layout]
-                    if layout == "nhwc":
+                    s1, s2 = spatial_pairs["nhwc" if layout == "bn1d" else layout]
+                    if layout != "nchw":
                         s1, s2 = _whole_tiles(ch, s1), _whole_tiles(ch, s2)
                     params = _params(dtype, ch, rng)
-                    r1 = count_kernel(m, dtype, fl, layout, ch, s1, rng, params)
-                    r2 = count_kernel(m, dtype, fl, layout, ch, s2, rng, params)
+                    if layout == "bn1d":      # s1, s2 rows of (N, C)
+                        r1 = count_kernel(m, dtype, fl, "nchw", ch, 1, rng, params, batch=s1)
+                        r2 = count_kernel(m, dtype, fl, "nchw", ch, 1, rng, params, batch=s2)
+                    else:
+                        r1 = count_kernel(m, dtype, fl, layout, ch, s1, rng, params)
+                        r2 = count_kernel(m, dtype, fl, layout, ch, s2, rng, params)
                     n1, n2 = ch * s1, ch * s2
                     ipe = armcount.per_element(r1.instructions, r2.instructions, n1, n2)
                     per[(core, opt, label, layout, ch)] = (ipe, elf, r2, n2, dtype)
@@ -154,12 +162,32 @@ def run(out_dir: Path, quick: bool, cores=("m3", "m4", "m7")) -> Section:
             sec.targets.append(Target(f"{name} {layout.upper()} C={ch} at {fw_opt} (firmware)",
                                       None if v is None else v[0], "instructions/element",
                                       "<=", limit))
+    ipe = lambda *k: per[k][0] if k in per else None  # noqa: E731
+    for layout, ch, limit in (("nchw", 4, 4.5), ("nhwc", 16, 5.0)):
+        sec.targets.append(Target(f"M4 s8 {layout.upper()} C={ch}, stretch goal (firmware)",
+                                  ipe("m4", fw_opt, "s8", layout, ch), "instructions/element",
+                                  "<=", limit))
+    for layout, ch in SHAPES[:2]:
+        sec.targets.append(Target(f"M3 f32 fma {layout.upper()} C={ch} (software fmaf, firmware)",
+                                  ipe("m3", fw_opt, "f32 fma", layout, ch),
+                                  "instructions/element", "<=", 80))
+    for label in ("f32 fma", "s8", "s16"):
+        one, two = ipe("m4", fw_opt, label, "bn1d", 16), ipe("m4", fw_opt, label, "nchw", 4)
+        sec.targets.append(Target(f"M4 {label} BatchNorm1d (N, 16) / BatchNorm2d NCHW C=4 per "
+                                  "element", None if one is None or two is None else one / two,
+                                  "x", "<=", 1.2, "" if one is None else
+                                  f"{one:.3g} vs {two:.3g} instructions/element"))
+    over = [r for r in sec.rows if r["core"] == "m4" and r["opt"] == fw_opt
+            and r["kernel"] == "f32 fma" and r["layout"] == "nhwc" and r["channels"] == 16]
+    sec.targets.append(Target("M4F f32 fma NHWC C=16 per-call overhead (firmware)",
+                              over[0]["call_overhead"] if over else None, "instructions", "<=",
+                              250))
     if fw_opt != "-O2" and ("m4", "-O2", "s8", "nchw", 4) in per:
         sec.notes.append("The same kernels at -O2 are listed too: the firmware builds with "
                          f"{fw_opt}; the targets are judged on that.")
     # where the instructions go: the hot loop of each M4 kernel at the firmware opt level
     for (core, opt, label, layout, ch), (ipe, elf, res, n, dtype) in per.items():
-        if core != "m4" or opt != fw_opt or ch == 3:
+        if core != "m4" or opt != fw_opt or ch == 3 or layout == "bn1d":
             continue
         insns = armcount.disassemble(elf, SYMBOL[dtype])
         hot = armcount.hot_loop(insns, res.hot, n, n // ch if layout == "nhwc" else n)

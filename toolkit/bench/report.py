@@ -21,6 +21,9 @@ class Target:
     op: str                  # ">=" or "<="
     threshold: float
     note: str = ""
+    # interleaved timings: {"q1", "median", "q3", "rounds"} of the judged
+    # figure; `value` is then its worst quartile (q1 for ">=", q3 for "<=")
+    spread: dict | None = None
 
     @property
     def met(self) -> bool | None:
@@ -105,14 +108,21 @@ def to_markdown(report: dict) -> str:
     for k, v in m.items():
         out.append(f"| {k} | {_cell(v)} |")
     out.append("")
-    out += ["## Targets", "", "| section | target | measured | target | verdict |",
-            "| --- | --- | --- | --- | --- |"]
+    out += ["## Targets", "",
+            "Timed targets are judged on the worst quartile of interleaved rounds (the lower "
+            "quartile of a ratio that must be high, the upper one of a time that must be low); "
+            "the spread column gives median [lower quartile, upper quartile] over the rounds.", "",
+            "| section | target | measured (judged) | spread | target | verdict |",
+            "| --- | --- | --- | --- | --- | --- |"]
     for s in report["sections"]:
         for t in s["targets"]:
             val = "-" if t["value"] is None else f"{fmt(t['value'])} {t['unit']}"
+            sp = t.get("spread")
+            spread = (f"{fmt(sp['median'])} [{fmt(sp['q1'])}, {fmt(sp['q3'])}], {sp['rounds']} rounds"
+                      if sp else "-")
             verdict = {True: "met", False: "**NOT met**", None: "not measured"}[t["met"]]
-            out.append(f"| {s['key']} | {_cell(t['name'])} | {val} | {t['op']} {fmt(t['threshold'])} "
-                       f"{t['unit']} | {verdict} |")
+            out.append(f"| {s['key']} | {_cell(t['name'])} | {val} | {spread} | "
+                       f"{t['op']} {fmt(t['threshold'])} {t['unit']} | {verdict} |")
     out.append("")
     for i, s in enumerate(report["sections"], 1):
         out += [f"## {i}. {s['title']}", ""]

@@ -8,9 +8,11 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
+from . import options
 
 
 @click.group("farm")
+@options.paths
 def command():
     """A labgrid board farm: rehearse a lab on this machine (docs/farm.md)."""
 
@@ -36,6 +38,7 @@ def _tags(pairs) -> dict:
 @click.option("--name", default="bnrt-lab", show_default=True, help="exporter name, prefix of the place names")
 @click.option("--ready-file", type=click.Path(dir_okay=False),
               help="write JSON (coordinator, places, pids) here once every place exists")
+@options.paths
 def serve(boards, coordinator, tag_pairs, name, ready_file):
     """Start emulated BOARDS (host-sim, qemu-*) on pseudo-terminals, export
     them to a labgrid coordinator and create one tagged place per board;

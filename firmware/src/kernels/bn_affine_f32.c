@@ -3,8 +3,8 @@
  * The unfused form must round twice, like torch's default dispatch: the build
  * pins -ffp-contract=off (GCC ignores the STDC pragma; clang honours it).  The
  * fused form is one VFMA on Cortex-M4F/M7 and on x86 with -mfma, glibc's
- * correctly rounded fmaf on other hosts, and bnrt_fmaf_soft() below on cores
- * without an FMA instruction (Cortex-M3): newlib's fmaf computes
+ * correctly rounded fmaf on other hosts, and the integer fmaf of soft_fmaf.h
+ * on cores without an FMA instruction (Cortex-M3): newlib's fmaf computes
  * (float)((double)x*y + z), which rounds twice and is not exact. */
 #include <math.h>
 
@@ -15,26 +15,9 @@
 #endif
 
 #if defined(BNRT_SOFT_FMA) || (defined(__arm__) && !defined(__ARM_FEATURE_FMA))
-/* Correctly rounded fmaf from double arithmetic: x*y is exact in double
- * (24 + 24 bits); TwoSum gives x*y + z = s + e exactly; rounding s to float
- * is right unless s lies exactly halfway between two floats, where the sign
- * of e decides (the same method as toolkit/reference.py fma_f32). */
-static float bnrt_fmaf_soft(float x, float y, float z)
-{
-    const double p = (double)x * (double)y;
-    const double s = p + (double)z;
-    const double bp = s - p;
-    const double e = (p - (s - bp)) + ((double)z - bp);
-    float r = (float)s;
-    if (e != 0.0 && (double)r != s) {
-        const float other = nextafterf(r, s > (double)r ? HUGE_VALF : -HUGE_VALF);
-        if (((double)r + (double)other) * 0.5 == s && ((e > 0.0) == (s > (double)r))) {
-            r = other;
-        }
-    }
-    return r;
-}
+#include "soft_fmaf.h"
 #define BNRT_FMAF bnrt_fmaf_soft
+#define BNRT_FMA_PREPARED 1 /* rows go through soft_fma() with a and b decoded once */
 #else
 #define BNRT_FMAF fmaf
 #endif
@@ -141,6 +124,52 @@ static uint32_t blocks_vector(const float **in, float **out, const float **a, co
     }
     return len & ~3u;
 }
+
+/* NHWC with a multiple of 4 channels, the whole tensor: the inner loop runs
+ * over the channels in blocks of 4 and the outer loop restarts the parameter
+ * pointers at every pixel (5 instructions per pixel, no parameter tiles). */
+#define BNRT_PIXEL_BLOCK(op)                                                        \
+    __asm__ volatile("2:\n\t"                                                       \
+                     "mov %[pa], %[a]\n\t"                                         \
+                     "mov %[pb], %[b]\n\t"                                         \
+                     "mov %[k], %[q]\n\t"                                          \
+                     "1:\n\t"                                                      \
+                     "vldmia %[in]!, {s8-s11}\n\t"                                 \
+                     "vldmia %[pa]!, {s12-s15}\n\t"                                \
+                     "vldmia %[pb]!, {s4-s7}\n\t" op                               \
+                     "subs %[k], %[k], #1\n\t"                                     \
+                     "bne 1b\n\t"                                                  \
+                     "subs %[px], %[px], #1\n\t"                                   \
+                     "bne 2b\n\t"                                                  \
+                     : [in] "+r"(in), [out] "+r"(out), [px] "+r"(pixels),           \
+                       [pa] "=&r"(pa), [pb] "=&r"(pb), [k] "=&r"(k)                  \
+                     : [a] "r"(a), [b] "r"(b), [q] "r"(quads)                        \
+                     : "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", \
+                       "s14", "s15", "cc", "memory")
+
+static void blocks_pixels(const float *in, float *out, const float *a, const float *b,
+                          uint32_t quads, uint32_t pixels, int fused)
+{
+    const float *pa, *pb;
+    uint32_t k;
+    if (fused) {
+        BNRT_PIXEL_BLOCK("vfma.f32 s4, s8, s12\n\t"
+                         "vfma.f32 s5, s9, s13\n\t"
+                         "vfma.f32 s6, s10, s14\n\t"
+                         "vfma.f32 s7, s11, s15\n\t"
+                         "vstmia %[out]!, {s4-s7}\n\t");
+    } else {
+        BNRT_PIXEL_BLOCK("vmul.f32 s8, s8, s12\n\t"
+                         "vmul.f32 s9, s9, s13\n\t"
+                         "vmul.f32 s10, s10, s14\n\t"
+                         "vmul.f32 s11, s11, s15\n\t"
+                         "vadd.f32 s8, s8, s4\n\t"
+                         "vadd.f32 s9, s9, s5\n\t"
+                         "vadd.f32 s10, s10, s6\n\t"
+                         "vadd.f32 s11, s11, s7\n\t"
+                         "vstmia %[out]!, {s8-s11}\n\t");
+    }
+}
 #endif
 
 /* One channel's a, b over `len` consecutive elements (an NCHW row). */
@@ -153,9 +182,13 @@ static void row_scalar(const float *in, float *out, uint32_t len, float ac, floa
     s = 0;
 #endif
     if (fused) {
+#ifdef BNRT_FMA_PREPARED
+        soft_fma_row(in, out, len, 1u, ac, bc);
+#else
         for (; s < len; s++) {
             out[s] = BNRT_FMAF(in[s], ac, bc);
         }
+#endif
     } else {
         for (; s < len; s++) {
             out[s] = in[s] * ac + bc;
@@ -174,9 +207,15 @@ static void row_vector(const float *in, float *out, uint32_t len, const float *a
     c = 0;
 #endif
     if (fused) {
+#ifdef BNRT_FMA_PREPARED
+        for (; c < len; c++) {
+            soft_fma_row(in + c, out + c, 1u, 1u, a[c], b[c]);
+        }
+#else
         for (; c < len; c++) {
             out[c] = BNRT_FMAF(in[c], a[c], b[c]);
         }
+#endif
     } else {
         for (; c < len; c++) {
             out[c] = in[c] * a[c] + b[c];
@@ -194,7 +233,8 @@ bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
     if (st != BNRT_OK || n == 0u) {
         return st;
     }
-    if (layout == BNRT_LAYOUT_NCHW) {
+    /* spatial 1 ((N, C)): the same memory as NHWC, run as N pixels (bn_affine_s8.c) */
+    if (layout == BNRT_LAYOUT_NCHW && spatial != 1u) {
         uint32_t i, c;
         for (i = 0; i < batch; i++) {
             for (c = 0; c < channels; c++) {
@@ -205,8 +245,25 @@ bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
         }
     } else {
         size_t p, pixels = n / channels;
+#ifdef BNRT_FMA_PREPARED
+        /* Software fmaf: decode each channel's a and b once and walk its
+         * elements with a stride (no data cache on a Cortex-M3). */
+        if (fused && pixels >= 4u) {
+            uint32_t c;
+            for (c = 0; c < channels; c++) {
+                soft_fma_row(in + c, out + c, (uint32_t)pixels, channels, a[c], b[c]);
+            }
+            return BNRT_OK;
+        }
+#endif
+#ifdef BNRT_F32_BLOCKS
+        if ((channels & 3u) == 0u) { /* pixels >= 1 and fits uint32_t on a 32-bit core */
+            blocks_pixels(in, out, a, b, channels >> 2, (uint32_t)pixels, fused);
+            return BNRT_OK;
+        }
+#endif
 #ifdef BNRT_NHWC_TILES
-        if (channels <= BNRT_TILE / 2u) {
+        if (BNRT_USE_TILES(channels, n, BNRT_TILE_LEN(BNRT_TILE, channels))) {
             float ta[BNRT_TILE], tb[BNRT_TILE];
             const uint32_t len = BNRT_TILE_LEN(BNRT_TILE, channels);
             BNRT_TILE_FILL(ta, tb, a, b, channels, len);

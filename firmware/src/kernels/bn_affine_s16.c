@@ -10,7 +10,8 @@
 
 static int16_t sat16_64(int64_t v)
 {
-    return (int16_t)(v < -32768 ? -32768 : (v > 32767 ? 32767 : v));
+    v = v < -32768 ? -32768 : v; /* min then max: vectorizes on x86 */
+    return (int16_t)(v > 32767 ? 32767 : v);
 }
 
 /* One channel's constants over `len` consecutive elements (NCHW rows). */
@@ -63,7 +64,8 @@ bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch
     if (n == 0u) {
         return BNRT_OK; /* also avoids looping over batch*channels empty rows */
     }
-    if (layout == BNRT_LAYOUT_NCHW) {
+    /* spatial 1 ((N, C)): the same memory as NHWC, run as N pixels (bn_affine_s8.c) */
+    if (layout == BNRT_LAYOUT_NCHW && spatial != 1u) {
         uint32_t i, c;
         for (i = 0; i < batch; i++) {
             for (c = 0; c < channels; c++) {
@@ -75,7 +77,7 @@ bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch
     } else {
         size_t p, pixels = n / channels;
 #ifdef BNRT_NHWC_TILES
-        if (channels <= BNRT_TILE / 2u) {
+        if (BNRT_USE_TILES(channels, n, BNRT_TILE_LEN(BNRT_TILE, channels))) {
             int32_t tm[BNRT_TILE];
             int64_t tb[BNRT_TILE];
             const uint32_t len = BNRT_TILE_LEN(BNRT_TILE, channels);

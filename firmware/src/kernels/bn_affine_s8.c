@@ -15,6 +15,9 @@
 #define BNRT_UNROLL4
 #endif
 
+/* Cortex-M NHWC: the strided channel-by-channel loop from this many pixels on. */
+#define BNRT_S8_STRIDED_MIN_PIXELS 8u
+
 bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
                                 uint32_t channels, uint32_t spatial, uint8_t layout,
                                 const int32_t *mult, const int32_t *bias, uint8_t shift)
@@ -31,7 +34,9 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
     if (n == 0u) {
         return BNRT_OK; /* also avoids looping over batch*channels empty rows */
     }
-    if (layout == BNRT_LAYOUT_NCHW) {
+    /* spatial 1 ((N, C), BatchNorm1d): NCHW and NHWC are the same memory, and
+     * the NHWC path runs it as N pixels instead of N*C rows of one element. */
+    if (layout == BNRT_LAYOUT_NCHW && spatial != 1u) {
         uint32_t i, c, s;
         for (i = 0; i < batch; i++) {
             for (c = 0; c < channels; c++) {
@@ -50,23 +55,27 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
         uint32_t c;
 #if defined(__arm__)
         /* Channel by channel with a stride: mult and bias stay in registers
-         * (no data cache on Cortex-M4, so the stride costs nothing). */
-        for (c = 0; c < channels; c++) {
-            const int32_t m = mult[c], b = bias[c];
-            const int8_t *src = in + c;
-            int8_t *dst = out + c;
-            BNRT_UNROLL4
-            for (p = 0; p < pixels; p++) {
-                const int32_t acc = *src * m + b;
-                *dst = BNRT_SAT8(acc >> shift);
-                src += channels;
-                dst += channels;
+         * (no data cache on Cortex-M4, so the stride costs nothing).  Each
+         * channel costs about 20 instructions to start, so short calls (a
+         * few pixels, e.g. BatchNorm1d on a small batch) go pixel by pixel. */
+        if (pixels >= BNRT_S8_STRIDED_MIN_PIXELS) {
+            for (c = 0; c < channels; c++) {
+                const int32_t m = mult[c], b = bias[c];
+                const int8_t *src = in + c;
+                int8_t *dst = out + c;
+                BNRT_UNROLL4
+                for (p = 0; p < pixels; p++) {
+                    const int32_t acc = *src * m + b;
+                    *dst = BNRT_SAT8(acc >> shift);
+                    src += channels;
+                    dst += channels;
+                }
             }
+            return BNRT_OK;
         }
-#else
-#ifdef BNRT_NHWC_TILES
+#elif defined(BNRT_NHWC_TILES)
         /* (host only) int8 lanes are narrow: a 4x longer tile keeps the vector loop full */
-        if (channels <= BNRT_TILE / 2u) {
+        if (BNRT_USE_TILES(channels, n, BNRT_TILE_LEN(4u * BNRT_TILE, channels))) {
             int32_t tm[4u * BNRT_TILE], tb[4u * BNRT_TILE];
             const uint32_t len = BNRT_TILE_LEN(4u * BNRT_TILE, channels);
             BNRT_TILE_FILL(tm, tb, mult, bias, channels, len);
@@ -88,7 +97,6 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
             in += channels;
             out += channels;
         }
-#endif
     }
     return BNRT_OK;
 }

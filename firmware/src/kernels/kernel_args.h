@@ -22,6 +22,14 @@ bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spati
 /* Elements in a tile of `tile` entries holding whole pixels of `channels`. */
 #define BNRT_TILE_LEN(tile, channels) (((tile) / (channels)) * (channels))
 
+/* A tile costs several instructions per entry to fill on every call, so it is
+ * filled only for calls of at least BNRT_TILE_MIN_TILES tiles: short calls, such
+ * as one RUN frame of a few pixels, take the per-pixel loop. */
+#define BNRT_TILE_MAX_CHANNELS (BNRT_TILE / 2u)
+#define BNRT_TILE_MIN_TILES 1u
+#define BNRT_USE_TILES(channels, elements, len) \
+    ((channels) <= BNRT_TILE_MAX_CHANNELS && (elements) >= BNRT_TILE_MIN_TILES * (size_t)(len))
+
 /* t0[j], t1[j] = p0[j % channels], p1[j % channels] for j < len, without a division. */
 #define BNRT_TILE_FILL(t0, t1, p0, p1, channels, len)                       \
     do {                                                                    \
@@ -38,8 +46,15 @@ bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spati
 #define BNRT_SAT8(v) ((int8_t)__builtin_arm_ssat((v), 8))
 #define BNRT_SAT16(v) ((int16_t)__builtin_arm_ssat((v), 16))
 #else
-#define BNRT_SAT8(v) ((int8_t)((v) < -128 ? -128 : ((v) > 127 ? 127 : (v))))
-#define BNRT_SAT16(v) ((int16_t)((v) < -32768 ? -32768 : ((v) > 32767 ? 32767 : (v))))
+/* Two independent min/max steps (not a nested conditional): x86 vectorizes
+ * them to vpmaxsd/vpminsd plus a narrowing pack instead of compare/blend. */
+static inline int32_t bnrt_clamp32(int32_t v, int32_t lo, int32_t hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+#define BNRT_SAT8(v) ((int8_t)bnrt_clamp32((v), -128, 127))
+#define BNRT_SAT16(v) ((int16_t)bnrt_clamp32((v), -32768, 32767))
 #endif
 
 #endif /* BNRT_KERNEL_ARGS_H */
