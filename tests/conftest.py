@@ -31,6 +31,7 @@ SLOW = {
     "user/test_kernel_sim.py",
 }
 QEMU_TESTS = {   # files (all their tests) or single tests
+    "c/test_c_cortexm.py",
     "c/test_c_tools.py::test_cortex_m_builds_compile_warning_free",
     "hil/test_boot_model.py",
     "hil/test_deploy_example.py",
