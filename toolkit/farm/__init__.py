@@ -157,7 +157,7 @@ class Labgrid:
                 finally:
                     loop.run_until_complete(session.stop())
                     loop.run_until_complete(session.close())
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise BoardError(f"labgrid-client {command} did not finish within {timeout:g} s "
                              f"(coordinator {self.coordinator})", "check the coordinator") from None
         except (lg.Error, lg.ErrorGroup) as e:
