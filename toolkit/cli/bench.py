@@ -8,7 +8,7 @@ import click
 
 from ..errors import InputError
 
-SECTIONS = ("host", "tflite", "cortexm", "footprint", "modelsize", "link", "micropython")
+from ..bench import SECTION_KEYS as SECTIONS
 
 
 @click.command("bench")
