@@ -75,3 +75,13 @@ def test_s16_every_shift_class(bnrt_device, bnrt_load, layout, shift):
     x.reshape(-1)[:3] = [-32768, 32767, 0]
     run_int(bnrt_device, bnrt_load, "s16", layout, mult.astype(np.int32), bias, shift, x,
             spatial)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 32, 33, 130])
+def test_s16_nhwc_tiles(bnrt_device, bnrt_load, channels):
+    rng = np.random.default_rng(2000 + channels)
+    spatial = max(3, 700 // channels) + 1
+    mult = rng.integers(-2**31, 2**31, channels, dtype=np.int64).astype(np.int32)
+    bias = rng.integers(-2**46, 2**46, channels, dtype=np.int64)
+    x = rng.integers(-32768, 32768, (1, spatial, channels)).astype(np.int16)
+    run_int(bnrt_device, bnrt_load, "s16", "nhwc", mult, bias, 30, x, spatial)
