@@ -30,7 +30,7 @@ from . import BaseSession, die_with_parent, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_DIR = ROOT / "micropython"
-MODULES = ("bnrt_spec", "bnrt", "bnrt_fast", "bnrt_main")
+MODULES = ("bnrt_spec", "bnrt", "bnrt_fma32", "bnrt_fast", "bnrt_main")
 MODEL_FILE = "model.bnm"      # the model a board loads when serve() starts
 
 
