@@ -22,11 +22,12 @@ pytestmark = pytest.mark.skipif(
            "(apt-get install qemu-system-arm gcc-arm-none-eabi firmware-microbit-micropython)")
 
 
-@pytest.mark.parametrize("dtype", ["s8", "s16"])
-def test_verify_on_the_microbit(dtype, tmp_path):
+@pytest.mark.parametrize("dtype,layout", [("s8", "nchw"), ("s16", "nchw"), ("s8", "nhwc")])
+def test_verify_on_the_microbit(dtype, layout, tmp_path):
     report = tmp_path / "report.json"
     code = main(["verify", "toolkit.examples.tiny:build", "--board", BOARD, "--dtype", dtype,
-                 "--input-shape", "3,12,12", "--samples", "2", "--report", str(report)])
+                 "--layout", layout, "--input-shape", "3,12,12", "--samples", "2",
+                 "--report", str(report)])
     assert code == 0
     result = json.loads(report.read_text())
     assert result["board"] == BOARD
