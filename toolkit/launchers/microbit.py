@@ -86,8 +86,7 @@ def prepare() -> bytes:
     for name in MODULES:
         for line in (SOURCE_DIR / f"{name}.py").read_text().splitlines():
             t = line.strip()
-            if not t or t.startswith("#") or t.startswith("from bnrt_spec import") or \
-                    t.startswith("import bnrt_tiny") or \
+            if not t or t.startswith(("#", "from bnrt_spec import", "import bnrt_tiny")) or \
                     (t.startswith('"""') and t.endswith('"""') and len(t) > 5):
                 continue
             line = re.sub(r"(?<![\w.])(T|bnrt_tiny_cmd)\.", "", line)
@@ -197,7 +196,8 @@ def launch(board, detach: bool = False, port: int | None = None) -> Session:
     port = port or free_port()
     cmd = [QEMU, "-M", "microbit", "-device", f"loader,file={fw},addr=0", "-nographic",
            "-monitor", "none", "-serial", f"tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on"]
-    popen = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    popen = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
+             "stderr": subprocess.DEVNULL}
     if detach:
         popen["start_new_session"] = True
     else:
