@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from ..errors import BoardError, InputError, ToolMissing
+from ..resources import build_dir, micropython_dir
 from . import BaseSession, die_with_parent, stop_process
 
 QEMU = "qemu-system-arm"
@@ -42,13 +43,12 @@ def _settings(board) -> dict:
 
 
 def image(board) -> Path:
-    """The flat firmware image (built once into firmware/build/<board>/)."""
-    from .micropython import build_root
+    """The flat firmware image (built once into <build dir>/<board>/)."""
     hexfile = Path(_settings(board)["firmware_hex"])
     if not hexfile.is_file():
         raise ToolMissing(f"the micro:bit MicroPython firmware {hexfile} is missing",
                           "apt-get install firmware-microbit-micropython")
-    out = build_root() / board.name / "firmware.bin"
+    out = build_dir() / board.name / "firmware.bin"
     if not out.is_file() or out.stat().st_mtime < hexfile.stat().st_mtime:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp")
