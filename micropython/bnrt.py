@@ -14,8 +14,9 @@
 # float32 midpoint.  `_f32_fix` detects that case (Veltkamp split) and repairs
 # it with the TwoSum error, so fused outputs equal fmaf.  Unfused (x*a)+b is
 # exact with doubles (double rounding of one + or * is innocuous when
-# 53 >= 2*24+2).  On ports with single-precision floats, fused layers get two
-# roundings (see docs/micropython.md).
+# 53 >= 2*24+2).  On ports with single-precision floats (DOUBLE false), fused
+# layers run bnrt_fma32.fma_bits, an exact fma in integer arithmetic on the
+# float bits (see docs/micropython.md).
 import array
 import struct
 import sys
@@ -256,8 +257,12 @@ class Model:
         elif _fast is not None and L.dtype == DTYPE_S16 and WORD64:
             _fast.s16(xa, ya, count, c0, left, seg, C, L.addr0, L.addr1, L.shift)
         elif L.dtype == DTYPE_F32:
-            fused = L.flags & LAYER_FLAG_FMA
-            fn = (_f32_fix if DOUBLE else _f32_fused) if fused else _f32_two
+            if L.flags & LAYER_FLAG_FMA and not DOUBLE:    # single-precision floats
+                u32 = uctypes.UINT32
+                _f32_bits(view(xa, u32, count), view(ya, u32, count), count, c0, left, seg, C,
+                          view(L.addr0, u32, C), view(L.addr1, u32, C))
+                return
+            fn = _f32_fix if L.flags & LAYER_FLAG_FMA else _f32_two
             fn(view(xa, kind, count), view(ya, kind, count), count, c0, left, seg, C, L.p0, L.p1)
         else:
             lo, hi = (S8_MIN, S8_MAX) if L.dtype == DTYPE_S8 else (S16_MIN, S16_MAX)
@@ -310,6 +315,7 @@ def _f32_two(x, y, n, c, left, seg, C, pa, pb):
 
 
 def _f32_fused(x, y, n, c, left, seg, C, pa, pb):
+    # x*a + b in the port's floats (micropython/bench.py: the cost of _f32_fix)
     a, b = pa[c], pb[c]
     for i in range(n):
         if left == 0:
@@ -318,6 +324,20 @@ def _f32_fused(x, y, n, c, left, seg, C, pa, pb):
                 c = 0
             a, b, left = pa[c], pb[c], seg
         y[i] = x[i] * a + b
+        left -= 1
+
+
+def _f32_bits(x, y, n, c, left, seg, C, pa, pb):
+    # fused on single-precision ports: exact integer fma on the bit patterns
+    from bnrt_fma32 import fma_bits
+    a, b = pa[c], pb[c]
+    for i in range(n):
+        if left == 0:
+            c += 1
+            if c == C:
+                c = 0
+            a, b, left = pa[c], pb[c], seg
+        y[i] = fma_bits(x[i], a, b)
         left -= 1
 
 

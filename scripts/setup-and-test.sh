@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
-    gcc make clang libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm cmake ser2net \
-    clang-format
+    gcc make clang libclang-rt-14-dev gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm \
+    cmake ser2net firmware-microbit-micropython clang-format
 pip install -q torch==2.13.0
 pip install -q -e '.[test,bench,micropython,farm,lint]'
 # MicroPython's WebAssembly port, a second interpreter for the portable path

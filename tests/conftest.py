@@ -26,6 +26,7 @@ SLOW = {
     "packaging/test_plugin_coexistence.py",
     "c/test_c_tools.py::test_sanitizers_find_nothing",
     "c/test_c_tools.py::test_cortex_m_builds_compile_warning_free",
+    "c/test_mve_in_place.py",
     "fuzz/test_fuzz_smoke.py",
     "reliability/test_soak.py",
     "user/test_kernel_sim.py",
@@ -33,13 +34,17 @@ SLOW = {
 QEMU_TESTS = {   # files (all their tests) or single tests
     "c/test_c_cortexm.py",
     "c/test_c_tools.py::test_cortex_m_builds_compile_warning_free",
+    "c/test_mve_in_place.py",
     "hil/test_boot_model.py",
     "hil/test_deploy_example.py",
+    "hil/test_microbit.py",
     "packaging/test_model_resolution_and_flash.py::test_two_projects_flash_the_same_board_and_stop_only_their_own",
     "packaging/test_resource_paths.py::test_a_project_board_builds_outside_the_toolkit_tree",
     "hil/test_tooling.py::test_build_reports_memory_within_the_board",
     "hil/test_tooling.py::test_flash_leaves_qemu_running_until_stop",
 }
+
+MICROPYTHON_TESTS = {"hil/test_microbit.py"}
 
 
 def _board_kind(item) -> str | None:
@@ -64,7 +69,8 @@ def pytest_collection_modifyitems(config, items):
         kind = _board_kind(item)
         if "qemu" in path.name or rel in QEMU_TESTS or node in QEMU_TESTS or kind in ("qemu", "serial"):
             item.add_marker(pytest.mark.qemu)
-        if rel.startswith("mpy/") or "micropython" in path.name or kind == "micropython":
+        if rel.startswith("mpy/") or "micropython" in path.name or rel in MICROPYTHON_TESTS \
+                or kind == "micropython":
             item.add_marker(pytest.mark.micropython)
         if rel in SLOW or node in SLOW:
             item.add_marker(pytest.mark.slow)

@@ -118,13 +118,27 @@ ARM_LDFLAGS := $(ARM_ARCH_FLAGS) -specs=nano.specs -specs=nosys.specs -nostartfi
     -Wl,--gc-sections -Wl,-L,$(ARM_OUT) -T $(ARM_PORTS)/cortex-m/cortex-m.ld \
     -Wl,-Map,$(ARM_OUT)/firmware.map -Wl,--print-memory-usage
 
+# Optimized kernels ([build] kernels = "<folder of src/kernels/>", e.g. "mve"):
+# each file there replaces the scalar kernel of the same name (TFLM style);
+# kernels without a variant stay scalar.  A mistyped folder fails the build.
+ARM_KERNEL_VARIANT := $(BOARD_BUILD_KERNELS)
+ARM_KERNEL_DIR := $(abspath $(FW_DIR)/src/kernels)
+ifneq ($(ARM_KERNEL_VARIANT),)
+ARM_VARIANT_SRCS := $(wildcard $(ARM_KERNEL_DIR)/$(ARM_KERNEL_VARIANT)/*.c)
+ifeq ($(ARM_VARIANT_SRCS),)
+$(error board $(BOARD): [build] kernels = "$(ARM_KERNEL_VARIANT)" but firmware/src/kernels/$(ARM_KERNEL_VARIANT)/ has no kernels)
+endif
+endif
+ARM_REPLACED_SRCS := $(addprefix $(ARM_KERNEL_DIR)/,$(notdir $(ARM_VARIANT_SRCS)))
+
 ARM_PORT_SRCS := $(ARM_PORTS)/cortex-m/startup.c $(ARM_PORTS)/cortex-m/hal.c \
     $(ARM_PORTS)/$(ARM_DRIVER)/uart.c
 # The board file may live outside this tree (a user's board folder): own rule.
 ARM_BOARD_SRC := $(BOARD_DIR)/board.c
 ARM_BOARD_OBJ := $(ARM_OBJDIR)/boards/$(BOARD)/board.o
 # Recursive (=): CORE_SRCS and LOOP_SRCS come from fragments read after this one.
-ARM_SRCS = $(abspath $(CORE_SRCS) $(LOOP_SRCS)) $(ARM_PORT_SRCS)
+ARM_SRCS = $(filter-out $(ARM_REPLACED_SRCS),$(abspath $(CORE_SRCS) $(LOOP_SRCS))) \
+    $(ARM_VARIANT_SRCS) $(ARM_PORT_SRCS)
 # The board file comes first: a mistake there fails before anything else compiles.
 ARM_OBJS = $(ARM_BOARD_OBJ) $(patsubst $(ARM_ROOT)/%.c,$(ARM_OBJDIR)/%.o,$(ARM_SRCS)) \
     $(if $(BNRT_BOOT_MODEL_C),$(ARM_OBJDIR)/boot_model.o)

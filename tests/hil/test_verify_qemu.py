@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(
            "gcc-arm-none-eabi libnewlib-arm-none-eabi)")
 
 
-QEMU_BOARDS = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-netduinoplus2"]
+QEMU_BOARDS = ["qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps3-an547",
+               "qemu-netduinoplus2"]
 
 
 @pytest.mark.parametrize("board", QEMU_BOARDS)

@@ -3,7 +3,7 @@
     run_bench(quick=False, out_dir=Path("bench-results"), sections=None, progress=print)
         -> (report dict, bench.json path, bench.md path)
 
-Sections (keys): host, tflite, cortexm, footprint, modelsize, link, micropython.
+Sections (keys): host, tflite, cortexm, helium, footprint, modelsize, link, micropython.
 A section that cannot run here (a tool or package missing) is recorded as
 skipped with the reason; one that fails is recorded as an error: the other
 sections still run and both files are still written.
@@ -17,8 +17,9 @@ from pathlib import Path
 from . import firmware_info, report
 from .report import Section
 
-SECTION_KEYS = ("host", "tflite", "cortexm", "footprint", "modelsize", "link", "micropython")
+SECTION_KEYS = ("host", "tflite", "cortexm", "helium", "footprint", "modelsize", "link", "micropython")
 TITLES = {"host": "Host kernels", "tflite": "TFLite models", "cortexm": "Cortex-M instructions",
+          "helium": "Helium (Cortex-M55) instructions",
           "footprint": "Firmware footprint", "modelsize": "Model size", "link": "Link efficiency",
           "micropython": "MicroPython"}
 
@@ -33,6 +34,9 @@ def _run_section(key: str, quick: bool, work: Path) -> Section:
     if key == "cortexm":
         from . import cortexm
         return cortexm.run(work, quick)
+    if key == "helium":
+        from . import helium
+        return helium.run(quick)
     if key == "footprint":
         from . import footprint
         return footprint.run(work, quick)

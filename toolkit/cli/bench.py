@@ -9,7 +9,7 @@ import click
 from ..errors import InputError
 from . import options
 
-SECTIONS = ("host", "tflite", "cortexm", "footprint", "modelsize", "link", "micropython")
+from ..bench import SECTION_KEYS as SECTIONS
 
 
 @click.command("bench")

@@ -79,7 +79,11 @@ def command(model, board, port, model_only, stop, as_json):
         click.echo(json.dumps(result))
         return
     if b.kind == "micropython":
-        click.echo(f"{b.name}: installed {', '.join(result['installed'])} with mpremote")
+        if b.get("micropython.emulator"):
+            click.echo(f"{b.name}: kept {', '.join(result['installed']) or 'no model'} for the "
+                       "emulator (uploaded at every start)")
+        else:
+            click.echo(f"{b.name}: installed {', '.join(result['installed'])} with mpremote")
         return
     if b.kind == "qemu":
         how = "already running (same image)" if result.get("reused") else f"started (pid {result['pid']})"

@@ -29,7 +29,7 @@ from ..errors import BoardError, BuildFailed, InputError, ToolMissing, first_err
 from ..resources import build_dir, micropython_dir
 from . import BaseSession, die_with_parent, stop_process
 
-MODULES = ("bnrt_spec", "bnrt", "bnrt_fast", "bnrt_main")
+MODULES = ("bnrt_spec", "bnrt", "bnrt_fma32", "bnrt_fast", "bnrt_main")
 MODEL_FILE = "model.bnm"      # the model a board loads when serve() starts
 
 
@@ -135,6 +135,9 @@ def start(board, port: str | None = None, fs=None, repl: bool = False, model: st
     board.toml) must have the module installed (`toolkit flash`)."""
     if board.data.get("real", False):
         return _start_real(board, port or board.get("micropython.port"), timeout)
+    if board.get("micropython.emulator") == "qemu-microbit":
+        from . import microbit
+        return microbit.start(board, model=model)
     fs = unix_fs(board, fs)
     fs.mkdir(parents=True, exist_ok=True)
     if model is not None:
@@ -180,6 +183,9 @@ def install(board, url: str | None = None, model_path=None, fs=None) -> list[str
     real = board.data.get("real", False)
     if model_path is not None and not Path(model_path).is_file():
         raise InputError(f"model file {model_path} not found", "give the path of a .bnm file")
+    if board.get("micropython.emulator") == "qemu-microbit":
+        from . import microbit
+        return microbit.install(board, model_path)
     session = None
     if url is None and not real:
         session = start(board, repl=True, fs=fs)

@@ -31,6 +31,12 @@
  * of e decides (the same method as toolkit/reference.py fma_f32). */
 static float bnrt_fmaf_soft(float x, float y, float z)
 {
+    if (x != x || y != y || z != z) {
+        /* A NaN operand comes back quieted, the first of x, y, z, like the
+         * FPU's fma (through double, the soft-float conversions lost its
+         * payload); float multiply and add keep it. */
+        return (x != x || y != y) ? x * y : z + z;
+    }
     const double p = (double)x * (double)y;
     const double s = p + (double)z;
     const double bp = s - p;
