@@ -18,7 +18,7 @@
 #define SPATIAL 3u
 #define MAX_ELEMENTS 256u
 
-static union {   /* 8-byte aligned for every dtype */
+static union { /* 8-byte aligned for every dtype */
     uint64_t align;
     float f32[MAX_ELEMENTS];
     int16_t s16[MAX_ELEMENTS];
@@ -95,7 +95,7 @@ int main(void)
     {
         static bnrt_server_t server;
         bnrt_server_init(&server);
-        bnrt_server_use_model(&server, &m);   /* verify can run it without an upload */
+        bnrt_server_use_model(&server, &m); /* verify can run it without an upload */
         for (;;) {
             bnrt_cmd_poll(&server);
             /* ... the application's own work ... */

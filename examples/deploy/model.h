@@ -14,9 +14,9 @@
 
 /* Layer indices for bnrt_model_run(). */
 enum {
-    MODEL_LAYER_BN1 = 0,  /* bn1: s8 nchw, 8 channels */
-    MODEL_LAYER_BN2 = 1,  /* bn2: s8 nchw, 13 channels */
-    MODEL_LAYER_BN3 = 2,  /* bn3: s8 nchw, 6 channels */
+    MODEL_LAYER_BN1 = 0, /* bn1: s8 nchw, 8 channels */
+    MODEL_LAYER_BN2 = 1, /* bn2: s8 nchw, 13 channels */
+    MODEL_LAYER_BN3 = 2, /* bn3: s8 nchw, 6 channels */
 };
 
 #ifndef MODEL_ALIGNED
@@ -30,6 +30,6 @@ enum {
 #endif
 
 extern const uint8_t model[MODEL_SIZE];
-extern const uint32_t model_size;  /* = MODEL_SIZE */
+extern const uint32_t model_size; /* = MODEL_SIZE */
 
 #endif /* MODEL_H */

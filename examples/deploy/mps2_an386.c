@@ -25,8 +25,11 @@ void SysTick_Handler(void);
 __attribute__((section(".vectors"), used)) static const uintptr_t vectors[16] = {
     [0] = (uintptr_t)_estack,
     [1] = (uintptr_t)Reset_Handler,
-    [2] = (uintptr_t)halt, [3] = (uintptr_t)halt, [4] = (uintptr_t)halt,
-    [5] = (uintptr_t)halt, [6] = (uintptr_t)halt,
+    [2] = (uintptr_t)halt,
+    [3] = (uintptr_t)halt,
+    [4] = (uintptr_t)halt,
+    [5] = (uintptr_t)halt,
+    [6] = (uintptr_t)halt,
 #if BNRT_WITH_PROTOCOL
     [15] = (uintptr_t)SysTick_Handler,
 #endif
@@ -41,7 +44,7 @@ void Reset_Handler(void)
     for (dst = _sbss; dst < _ebss; dst++)
         *dst = 0;
 #if defined(__ARM_FP)
-    REG(0xE000ED88u) |= 0xFu << 20;   /* CPACR: CP10/CP11 full access */
+    REG(0xE000ED88u) |= 0xFu << 20; /* CPACR: CP10/CP11 full access */
     __asm__ volatile("dsb\n isb" ::: "memory");
 #endif
     board_exit(main());
@@ -70,10 +73,10 @@ void board_exit(int code)
 void board_init(void)
 {
     UART_BAUDDIV = CLOCK_HZ / 115200u;
-    UART_CTRL = 3u;          /* TX and RX enable */
-    (void)UART_DATA;         /* QEMU looks for host bytes again at once */
+    UART_CTRL = 3u;  /* TX and RX enable */
+    (void)UART_DATA; /* QEMU looks for host bytes again at once */
 #if BNRT_WITH_PROTOCOL
-    REG(0xE000E014u) = CLOCK_HZ / 1000u - 1u;   /* SysTick: 1 ms */
+    REG(0xE000E014u) = CLOCK_HZ / 1000u - 1u; /* SysTick: 1 ms */
     REG(0xE000E018u) = 0;
     REG(0xE000E010u) = 7u;
 #endif
@@ -98,11 +101,17 @@ void board_write(const char *text)
 /* ---- the HAL the protocol server uses (bnrt_hal.h) */
 static volatile uint32_t ticks;
 
-void SysTick_Handler(void) { ticks++; }
+void SysTick_Handler(void)
+{
+    ticks++;
+}
 
 const bnrt_board_t bnrt_board = {"deploy-example", 0, BNRT_COUNTER_NONE};
 
-void bnrt_hal_init(void) { board_init(); }
+void bnrt_hal_init(void)
+{
+    board_init();
+}
 
 int bnrt_hal_read_byte(uint8_t *byte, uint32_t timeout_ms)
 {
@@ -117,9 +126,18 @@ int bnrt_hal_read_byte(uint8_t *byte, uint32_t timeout_ms)
     return 0;
 }
 
-void bnrt_hal_write(const uint8_t *data, size_t len) { board_write_bytes(data, len); }
+void bnrt_hal_write(const uint8_t *data, size_t len)
+{
+    board_write_bytes(data, len);
+}
 
-uint32_t bnrt_hal_counter(void) { return 0; }
+uint32_t bnrt_hal_counter(void)
+{
+    return 0;
+}
 
-uint32_t bnrt_hal_millis(void) { return ticks; }
+uint32_t bnrt_hal_millis(void)
+{
+    return ticks;
+}
 #endif

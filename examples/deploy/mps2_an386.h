@@ -8,6 +8,6 @@
 void board_init(void);
 void board_write(const char *text);
 void board_write_bytes(const uint8_t *data, size_t len);
-void board_exit(int code);   /* QEMU: ends the emulator with `code` (semihosting) */
+void board_exit(int code); /* QEMU: ends the emulator with `code` (semihosting) */
 
 #endif

@@ -12,7 +12,8 @@
 
 #include "bnrt_probe.h"
 
-static void stem_bn(const bnrt_user_bn_t *bn, const float *x, float *y, uint32_t batch, uint32_t spatial)
+static void stem_bn(const bnrt_user_bn_t *bn, const float *x, float *y, uint32_t batch,
+                    uint32_t spatial)
 {
     for (uint32_t c = 0; c < bn->channels; c++) {
         float a = (1.0f / sqrtf(bn->running_var[c] + bn->eps)) * bn->weight[c];
@@ -25,13 +26,15 @@ static void stem_bn(const bnrt_user_bn_t *bn, const float *x, float *y, uint32_t
     }
 }
 
-static void head_bn(const bnrt_user_bn_t *bn, const float *x, float *y, uint32_t batch, uint32_t spatial)
+static void head_bn(const bnrt_user_bn_t *bn, const float *x, float *y, uint32_t batch,
+                    uint32_t spatial)
 {
     for (uint32_t n = 0; n < batch; n++)
         for (uint32_t c = 0; c < bn->channels; c++)
             for (uint32_t s = 0; s < spatial; s++) {
                 uint32_t i = (n * bn->channels + c) * spatial + s;
-                y[i] = (x[i] - bn->running_mean[c]) / sqrtf(bn->running_var[c]) * bn->weight[c] + bn->bias[c];
+                y[i] = (x[i] - bn->running_mean[c]) / sqrtf(bn->running_var[c]) * bn->weight[c]
+                       + bn->bias[c];
             }
 }
 
@@ -42,7 +45,7 @@ int main(void)
     bnrt_probe_register(0, stem_bn);
     bnrt_probe_register(BNRT_PROBE_ANY, head_bn);
     for (;;) {
-        work_done++;             /* the application's own work */
+        work_done++; /* the application's own work */
         bnrt_probe_poll(10);
     }
 }

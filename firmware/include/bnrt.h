@@ -50,10 +50,10 @@
 #ifndef BNRT_WITH_S8
 #define BNRT_WITH_S8 1
 #endif
-#ifndef BNRT_WITH_TRAIN      /* train-mode BN commands (TRAIN, STATS, FREEZE) */
+#ifndef BNRT_WITH_TRAIN /* train-mode BN commands (TRAIN, STATS, FREEZE) */
 #define BNRT_WITH_TRAIN 1
 #endif
-#ifndef BNRT_WITH_PROTOCOL   /* the serial protocol server (bnrt_main, bnrt_cmd_poll) */
+#ifndef BNRT_WITH_PROTOCOL /* the serial protocol server (bnrt_main, bnrt_cmd_poll) */
 #define BNRT_WITH_PROTOCOL 1
 #endif
 #ifndef BNRT_WITH_BOOT_MODEL /* the image links a model (bnrt_boot_model[]) active at boot */
@@ -75,19 +75,19 @@ typedef struct {
 
 /* One decoded layer-table entry.  `params` points into the blob. */
 typedef struct {
-    uint8_t op;            /* BNRT_OP_* */
-    uint8_t dtype;         /* BNRT_DTYPE_* */
-    uint8_t layout;        /* BNRT_LAYOUT_* */
-    uint8_t flags;         /* BNRT_LAYER_FLAG_* */
-    uint32_t channels;     /* 1 .. BNRT_MAX_CHANNELS */
-    const void *params;    /* 8-byte aligned, layout per dtype (docs/format.md) */
+    uint8_t op;         /* BNRT_OP_* */
+    uint8_t dtype;      /* BNRT_DTYPE_* */
+    uint8_t layout;     /* BNRT_LAYOUT_* */
+    uint8_t flags;      /* BNRT_LAYER_FLAG_* */
+    uint32_t channels;  /* 1 .. BNRT_MAX_CHANNELS */
+    const void *params; /* 8-byte aligned, layout per dtype (docs/format.md) */
     uint32_t params_size;
-    float in_scale;        /* integer dtypes: real = scale * (q - zero_point) */
+    float in_scale; /* integer dtypes: real = scale * (q - zero_point) */
     int32_t in_zero_point;
     float out_scale;
     int32_t out_zero_point;
     uint8_t shift;
-    uint32_t name_offset;  /* into the strings section, or BNRT_NAME_NONE */
+    uint32_t name_offset; /* into the strings section, or BNRT_NAME_NONE */
 } bnrt_layer_t;
 
 /* Name of a status as in spec.py ("ERR_CRC"); "UNKNOWN" for a value outside
@@ -114,8 +114,8 @@ bnrt_status_t bnrt_model_layer(const bnrt_model_t *model, uint32_t index, bnrt_l
 /* Run layer `index` on a whole tensor of batch x channels x spatial elements
  * of the layer's dtype, in the layer's layout.  Statuses: those of
  * bnrt_model_layer, then those of the kernel. */
-bnrt_status_t bnrt_model_run(const bnrt_model_t *model, uint32_t index, const void *in,
-                             void *out, uint32_t batch, uint32_t spatial);
+bnrt_status_t bnrt_model_run(const bnrt_model_t *model, uint32_t index, const void *in, void *out,
+                             uint32_t batch, uint32_t spatial);
 
 /* Run layer `index` on elements [first, first + count) of a tensor (any batch)
  * with `spatial` elements per channel, in the layer's layout.  `in`/`out` hold
@@ -126,9 +126,8 @@ bnrt_status_t bnrt_model_run(const bnrt_model_t *model, uint32_t index, const vo
  * ERR_LAYER; count == 0 is OK and touches nothing; ERR_ARG (NULL in/out or a
  * count whose byte size overflows size_t); ERR_SHAPE (spatial == 0, or
  * first + count beyond 2^32 - 1).  Runs at most five kernel calls. */
-bnrt_status_t bnrt_model_run_range(const bnrt_model_t *model, uint32_t index,
-                                   uint32_t spatial, uint32_t first, uint32_t count,
-                                   const void *in, void *out);
+bnrt_status_t bnrt_model_run_range(const bnrt_model_t *model, uint32_t index, uint32_t spatial,
+                                   uint32_t first, uint32_t count, const void *in, void *out);
 
 /* Kernels: pure math over raw pointers.  BNRT_ERR_ARG for NULL pointers (with
  * a non-zero element count), zero channels, an unknown layout or a
@@ -136,15 +135,15 @@ bnrt_status_t bnrt_model_run_range(const bnrt_model_t *model, uint32_t index,
  * out-of-range shift.  A zero batch or spatial size is a valid empty tensor.
  * Parameters are not range-checked here (that is the parser's job): callers
  * passing mult/bias outside the ranges above get undefined results. */
-bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
-                                 uint32_t channels, uint32_t spatial, uint8_t layout,
-                                 const float *a, const float *b, uint8_t flags);
-bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
-                                uint32_t channels, uint32_t spatial, uint8_t layout,
-                                const int32_t *mult, const int32_t *bias, uint8_t shift);
-bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch,
-                                 uint32_t channels, uint32_t spatial, uint8_t layout,
-                                 const int32_t *mult, const int64_t *bias, uint8_t shift);
+bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch, uint32_t channels,
+                                 uint32_t spatial, uint8_t layout, const float *a, const float *b,
+                                 uint8_t flags);
+bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch, uint32_t channels,
+                                uint32_t spatial, uint8_t layout, const int32_t *mult,
+                                const int32_t *bias, uint8_t shift);
+bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch, uint32_t channels,
+                                 uint32_t spatial, uint8_t layout, const int32_t *mult,
+                                 const int64_t *bias, uint8_t shift);
 
 #ifdef __cplusplus
 }

@@ -18,19 +18,19 @@
 
 /* A board build may override these with -D. */
 #ifndef BNRT_MAX_PAYLOAD
-#define BNRT_MAX_PAYLOAD 4096u      /* decoded payload bytes per frame */
+#define BNRT_MAX_PAYLOAD 4096u /* decoded payload bytes per frame */
 #endif
 #ifndef BNRT_MODEL_SLOT_SIZE
 #define BNRT_MODEL_SLOT_SIZE 16384u /* bytes per model slot; there are two */
 #endif
-#ifndef BNRT_DTYPE_MASK   /* the dtypes this image runs (BNRT_WITH_<DTYPE>, bnrt.h) */
-#define BNRT_DTYPE_MASK (((BNRT_WITH_F32 ? 1u : 0u) << BNRT_DTYPE_F32) | \
-                         ((BNRT_WITH_S8 ? 1u : 0u) << BNRT_DTYPE_S8) | \
-                         ((BNRT_WITH_S16 ? 1u : 0u) << BNRT_DTYPE_S16))
+#ifndef BNRT_DTYPE_MASK /* the dtypes this image runs (BNRT_WITH_<DTYPE>, bnrt.h) */
+#define BNRT_DTYPE_MASK                                                                          \
+    (((BNRT_WITH_F32 ? 1u : 0u) << BNRT_DTYPE_F32) | ((BNRT_WITH_S8 ? 1u : 0u) << BNRT_DTYPE_S8) \
+     | ((BNRT_WITH_S16 ? 1u : 0u) << BNRT_DTYPE_S16))
 #endif
 /* INFO capabilities of this image (spec.CAPABILITIES). */
-#define BNRT_CAPABILITIES ((BNRT_WITH_TRAIN ? BNRT_CAP_TRAIN : 0u) | \
-                           (BNRT_WITH_BOOT_MODEL ? BNRT_CAP_BOOT_MODEL : 0u))
+#define BNRT_CAPABILITIES \
+    ((BNRT_WITH_TRAIN ? BNRT_CAP_TRAIN : 0u) | (BNRT_WITH_BOOT_MODEL ? BNRT_CAP_BOOT_MODEL : 0u))
 #ifndef BNRT_LAYOUT_MASK
 #define BNRT_LAYOUT_MASK BNRT_LAYOUT_MASK_ALL
 #endif
@@ -70,17 +70,17 @@ size_t bnrt_cobs_encode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 typedef struct {
     uint8_t *buf;
     size_t cap;
-    size_t len;        /* decoded bytes so far */
-    uint32_t seen;     /* raw bytes since the last delimiter (saturates) */
-    uint8_t code;      /* code byte of the current COBS block */
-    uint8_t left;      /* data bytes still due in the current block */
-    uint8_t overflow;  /* the frame outgrew `buf`: reject at the delimiter */
+    size_t len;       /* decoded bytes so far */
+    uint32_t seen;    /* raw bytes since the last delimiter (saturates) */
+    uint8_t code;     /* code byte of the current COBS block */
+    uint8_t left;     /* data bytes still due in the current block */
+    uint8_t overflow; /* the frame outgrew `buf`: reject at the delimiter */
 } bnrt_framer_t;
 
 enum {
-    BNRT_FRAMER_MORE = 0,   /* keep feeding bytes */
-    BNRT_FRAMER_FRAME = 1,  /* buf[0 .. *frame_len) holds one decoded frame */
-    BNRT_FRAMER_ERROR = 2   /* a frame ended broken: answer a NAK with *error */
+    BNRT_FRAMER_MORE = 0,  /* keep feeding bytes */
+    BNRT_FRAMER_FRAME = 1, /* buf[0 .. *frame_len) holds one decoded frame */
+    BNRT_FRAMER_ERROR = 2  /* a frame ended broken: answer a NAK with *error */
 };
 
 void bnrt_framer_init(bnrt_framer_t *f, uint8_t *buf, size_t cap);
@@ -98,16 +98,16 @@ int bnrt_framer_busy(const bnrt_framer_t *f);
 /* Everything the command handler keeps between frames.  Put it in static
  * memory: two model slots (the active model and the upload in progress). */
 typedef struct {
-    uint64_t slot[2][BNRT_SLOT_WORDS];  /* uint64_t: blobs need 8-byte alignment */
-    bnrt_model_t model;                 /* valid when has_model */
+    uint64_t slot[2][BNRT_SLOT_WORDS]; /* uint64_t: blobs need 8-byte alignment */
+    bnrt_model_t model;                /* valid when has_model */
     uint8_t has_model;
-    uint8_t active;                     /* slot holding `model` */
-    uint8_t loading;                    /* an upload into slot[!active] is open */
-    uint8_t last_cmd, last_seq;         /* previous request, for repeated commits */
-    uint8_t commit_done;                /* the previous request was a successful commit */
+    uint8_t active;             /* slot holding `model` */
+    uint8_t loading;            /* an upload into slot[!active] is open */
+    uint8_t last_cmd, last_seq; /* previous request, for repeated commits */
+    uint8_t commit_done;        /* the previous request was a successful commit */
     uint32_t load_total, load_crc, load_received;
 #if BNRT_WITH_TRAIN
-    bnrt_train_t train;                 /* train-mode BN state (bnrt_train.h) */
+    bnrt_train_t train; /* train-mode BN state (bnrt_train.h) */
 #endif
 } bnrt_cmd_ctx_t;
 
@@ -129,8 +129,8 @@ void bnrt_cmd_init(bnrt_cmd_ctx_t *ctx);
  * or a frame too short for header and CRC gives a NAK.  `req` and `resp`
  * must not overlap; both should be 4-byte aligned (RUN passes tensors in
  * place).  resp_cap >= BNRT_FRAME_MAX always suffices. */
-size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len,
-                       uint8_t *resp, size_t resp_cap);
+size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len, uint8_t *resp,
+                       size_t resp_cap);
 
 /* Write a NAK frame (cmd BNRT_NAK, no payload) with `status`; returns its length. */
 size_t bnrt_cmd_nak(uint8_t *resp, size_t resp_cap, uint8_t seq, bnrt_status_t status);
@@ -141,10 +141,10 @@ size_t bnrt_cmd_nak(uint8_t *resp, size_t resp_cap, uint8_t seq, bnrt_status_t s
  * and one transmit frame buffer.  Put it in static memory. */
 typedef struct {
     bnrt_cmd_ctx_t cmd;
-    uint32_t rx[(BNRT_FRAME_MAX + 3u) / 4u];   /* uint32_t: RUN tensors sit 4-byte aligned */
+    uint32_t rx[(BNRT_FRAME_MAX + 3u) / 4u]; /* uint32_t: RUN tensors sit 4-byte aligned */
     uint32_t tx[(BNRT_FRAME_MAX + 3u) / 4u];
     bnrt_framer_t framer;
-    uint32_t last_byte_ms;                     /* bnrt_hal_millis() at the last byte */
+    uint32_t last_byte_ms; /* bnrt_hal_millis() at the last byte */
 } bnrt_server_t;
 
 /* Initialise a server (calls bnrt_cmd_init; not bnrt_hal_init). */

@@ -25,9 +25,9 @@ uint32_t bnrt_hal_millis(void);
 
 /* Static description of the board, reported by INFO. */
 typedef struct {
-    const char *name;        /* the board name from boards/<name>/board.toml */
-    uint32_t counter_hz;     /* ticks per second of bnrt_hal_counter(), 0 if unknown */
-    uint8_t counter_kind;    /* BNRT_COUNTER_NONE / _CYCLES / _INSTRUCTIONS */
+    const char *name;     /* the board name from boards/<name>/board.toml */
+    uint32_t counter_hz;  /* ticks per second of bnrt_hal_counter(), 0 if unknown */
+    uint8_t counter_kind; /* BNRT_COUNTER_NONE / _CYCLES / _INSTRUCTIONS */
 } bnrt_board_t;
 
 extern const bnrt_board_t bnrt_board;

@@ -28,9 +28,9 @@
 
 #include "bnrt_user.h"
 
-#define BNRT_PROBE_ANY 0xFFFFu     /* every layer without a function of its own */
+#define BNRT_PROBE_ANY 0xFFFFu /* every layer without a function of its own */
 #ifndef BNRT_PROBE_SLOTS
-#define BNRT_PROBE_SLOTS 8u        /* registrations the probe keeps */
+#define BNRT_PROBE_SLOTS 8u /* registrations the probe keeps */
 #endif
 
 /* Register `fn` for BN layer `index` (0 = the model's first BN layer in

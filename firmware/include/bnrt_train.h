@@ -20,29 +20,29 @@
 #ifndef BNRT_TRAIN_CHANNELS
 #define BNRT_TRAIN_CHANNELS 256u
 #endif
-typedef char bnrt_train_assert_channels[(BNRT_TRAIN_CHANNELS >= 1u &&
-                                         BNRT_TRAIN_CHANNELS <= BNRT_MAX_CHANNELS) ? 1 : -1];
+typedef char bnrt_train_assert_channels
+    [(BNRT_TRAIN_CHANNELS >= 1u && BNRT_TRAIN_CHANNELS <= BNRT_MAX_CHANNELS) ? 1 : -1];
 
 /* State of bnrt_train_t.pass besides BNRT_TRAIN_PASS_SUM / _VAR. */
-#define BNRT_TRAIN_IDLE 0u   /* no batch open */
-#define BNRT_TRAIN_DONE BNRT_TRAIN_PASS_DONE   /* statistics final: APPLY allowed */
+#define BNRT_TRAIN_IDLE 0u                   /* no batch open */
+#define BNRT_TRAIN_DONE BNRT_TRAIN_PASS_DONE /* statistics final: APPLY allowed */
 
 typedef struct {
     float weight[BNRT_TRAIN_CHANNELS];
     float bias[BNRT_TRAIN_CHANNELS];
     float running_mean[BNRT_TRAIN_CHANNELS];
     float running_var[BNRT_TRAIN_CHANNELS];
-    float mean[BNRT_TRAIN_CHANNELS];     /* batch mean */
-    float a[BNRT_TRAIN_CHANNELS];        /* y = a*x + b for the current batch */
+    float mean[BNRT_TRAIN_CHANNELS]; /* batch mean */
+    float a[BNRT_TRAIN_CHANNELS];    /* y = a*x + b for the current batch */
     float b[BNRT_TRAIN_CHANNELS];
-    float partial[BNRT_TRAIN_CHANNELS];  /* float partial sums (chunk mode) */
-    double acc[BNRT_TRAIN_CHANNELS];     /* double sums of the current pass */
+    float partial[BNRT_TRAIN_CHANNELS]; /* float partial sums (chunk mode) */
+    double acc[BNRT_TRAIN_CHANNELS];    /* double sums of the current pass */
     double eps, momentum;
     uint64_t num_batches_tracked;
-    uint32_t channels;                   /* 0: not set up */
+    uint32_t channels; /* 0: not set up */
     uint32_t batch, spatial, chunk;
-    uint32_t per_channel;                /* batch * spatial */
-    uint32_t total, next;                /* elements per pass, elements consumed */
+    uint32_t per_channel; /* batch * spatial */
+    uint32_t total, next; /* elements per pass, elements consumed */
     uint8_t flags, layout, pass;
 } bnrt_train_t;
 
@@ -64,8 +64,7 @@ bnrt_status_t bnrt_bn_train_accumulate_f32(const float *x, uint32_t first, uint3
                                            const float *mean, double *acc, float *partial);
 
 /* mean[c] = (float)(acc[c] / n).  ERR_ARG for NULL pointers or n == 0. */
-bnrt_status_t bnrt_bn_train_mean_f32(uint32_t channels, uint32_t n, const double *acc,
-                                     float *mean);
+bnrt_status_t bnrt_bn_train_mean_f32(uint32_t channels, uint32_t n, const double *acc, float *mean);
 
 /* Close a batch from var_sum = (float)acc[c] (n values per channel, n >= 2):
  *   invstd = (float)(1 / sqrt((double)(var_sum/n) + eps))      (0 if both are 0)
@@ -77,8 +76,8 @@ bnrt_status_t bnrt_bn_train_mean_f32(uint32_t channels, uint32_t n, const double
 bnrt_status_t bnrt_bn_train_update_f32(uint32_t channels, uint32_t n, const double *acc,
                                        const float *mean, double eps, double momentum,
                                        uint8_t flags, const float *weight, const float *bias,
-                                       float *running_mean, float *running_var,
-                                       float *a, float *b, float *scratch);
+                                       float *running_mean, float *running_var, float *a, float *b,
+                                       float *scratch);
 
 /* y = a[c]*x + b[c] (fused when flags has BNRT_TRAIN_FLAG_FMA) on elements
  * [first, first+count) of a batch; in/out hold only those elements. */
@@ -94,8 +93,8 @@ bnrt_status_t bnrt_bn_train_fold_f32(uint32_t channels, const float *weight, con
 
 /* ---- commands (cmd_train.c): request payload p[0..n), answer at out (room
  * bytes), *out_len set on success ---- */
-bnrt_status_t bnrt_cmd_train(bnrt_train_t *t, const uint8_t *p, size_t n, uint8_t *out,
-                             size_t room, size_t *out_len);
+bnrt_status_t bnrt_cmd_train(bnrt_train_t *t, const uint8_t *p, size_t n, uint8_t *out, size_t room,
+                             size_t *out_len);
 bnrt_status_t bnrt_cmd_stats(const bnrt_train_t *t, const uint8_t *p, size_t n, uint8_t *out,
                              size_t room, size_t *out_len);
 /* `model` is the active model (NULL: none) and `blob` its writable slot. */

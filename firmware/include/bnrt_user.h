@@ -30,8 +30,8 @@
  *  y = fma(x, a, b); write it that way with fmaf() to match it bit for bit). */
 typedef struct {
     uint32_t channels;
-    const float *weight, *bias;               /* NULL when affine=False */
-    const float *running_mean, *running_var;  /* NULL when the layer has no running stats */
+    const float *weight, *bias;              /* NULL when affine=False */
+    const float *running_mean, *running_var; /* NULL when the layer has no running stats */
     float eps;
 } bnrt_user_bn_t;
 
@@ -57,8 +57,8 @@ typedef void (*bnrt_user_bn_f32_fn)(const bnrt_user_bn_t *bn, const float *x, fl
  * within --max-lsb-err (default 1) of that value computed exactly. */
 typedef struct {
     uint32_t channels;
-    const float *weight, *bias;               /* NULL when affine=False */
-    const float *running_mean, *running_var;  /* NULL when the layer has no running stats */
+    const float *weight, *bias;              /* NULL when affine=False */
+    const float *running_mean, *running_var; /* NULL when the layer has no running stats */
     float eps;
     float in_scale;
     int32_t in_zero_point;

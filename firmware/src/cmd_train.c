@@ -6,14 +6,20 @@
 
 #include <string.h>
 
-static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static uint32_t rd16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
 
 static uint32_t rd32(const uint8_t *p)
 {
     return rd16(p) | (rd16(p + 2) << 16);
 }
 
-static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32); }
+static uint64_t rd64(const uint8_t *p)
+{
+    return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32);
+}
 
 static double rdf64(const uint8_t *p)
 {
@@ -57,13 +63,13 @@ static bnrt_status_t setup(bnrt_train_t *t, const uint8_t *p, size_t n)
     flags = p[BNRT_TRAIN_SETUP_OFF_FLAGS];
     channels = rd32(p + BNRT_TRAIN_SETUP_OFF_CHANNELS);
     eps = rdf64(p + BNRT_TRAIN_SETUP_OFF_EPS);
-    if ((flags & ~BNRT_TRAIN_FLAGS_KNOWN) != 0u || rd16(p + BNRT_TRAIN_SETUP_OFF_RESERVED) != 0u ||
-        !(eps >= 0.0))
+    if ((flags & ~BNRT_TRAIN_FLAGS_KNOWN) != 0u || rd16(p + BNRT_TRAIN_SETUP_OFF_RESERVED) != 0u
+        || !(eps >= 0.0))
         return BNRT_ERR_ARG;
     if (channels == 0u || channels > BNRT_TRAIN_CHANNELS)
         return BNRT_ERR_CHANNELS;
     memset(t, 0, sizeof *t);
-    for (c = 0; c < channels; c++) {   /* torch's defaults until PARAMS arrive */
+    for (c = 0; c < channels; c++) { /* torch's defaults until PARAMS arrive */
         t->weight[c] = 1.0f;
         t->running_var[c] = 1.0f;
     }
@@ -93,7 +99,7 @@ static bnrt_status_t params(bnrt_train_t *t, const uint8_t *p, size_t n)
         t->running_mean[first + i] = rdf32(d + 4u * (2u * count + i));
         t->running_var[first + i] = rdf32(d + 4u * (3u * count + i));
     }
-    t->pass = BNRT_TRAIN_IDLE;   /* new parameters end any open batch */
+    t->pass = BNRT_TRAIN_IDLE; /* new parameters end any open batch */
     return BNRT_OK;
 }
 
@@ -151,9 +157,9 @@ static bnrt_status_t finish_pass(bnrt_train_t *t)
     t->num_batches_tracked++;
     if (t->flags & BNRT_TRAIN_FLAG_CUMULATIVE)
         t->momentum = 1.0 / (double)t->num_batches_tracked;
-    st = bnrt_bn_train_update_f32(t->channels, t->per_channel, t->acc, t->mean, t->eps,
-                                  t->momentum, t->flags, t->weight, t->bias, t->running_mean,
-                                  t->running_var, t->a, t->b, t->partial);
+    st = bnrt_bn_train_update_f32(t->channels, t->per_channel, t->acc, t->mean, t->eps, t->momentum,
+                                  t->flags, t->weight, t->bias, t->running_mean, t->running_var,
+                                  t->a, t->b, t->partial);
     t->pass = BNRT_TRAIN_DONE;
     return st;
 }
@@ -163,7 +169,7 @@ static bnrt_status_t data(bnrt_train_t *t, const uint8_t *p, size_t n)
     const uint8_t pass = p[BNRT_TRAIN_OFF_PASS];
     const uint32_t first = rd32(p + BNRT_TRAIN_OFF_FIRST), count = rd32(p + BNRT_TRAIN_OFF_COUNT);
     uint32_t skip, i;
-    float x[64];   /* unaligned payload -> floats, a block at a time */
+    float x[64]; /* unaligned payload -> floats, a block at a time */
     bnrt_status_t st;
 
     if ((n - BNRT_TRAIN_SIZE) / BNRT_DTYPE_SIZE_F32 != count
@@ -174,20 +180,19 @@ static bnrt_status_t data(bnrt_train_t *t, const uint8_t *p, size_t n)
     if (t->channels == 0u || t->pass == BNRT_TRAIN_IDLE || pass > t->pass)
         return BNRT_ERR_TRAIN_STATE;
     if (pass < t->pass)
-        return BNRT_OK;   /* a repeat of an earlier pass's request */
+        return BNRT_OK; /* a repeat of an earlier pass's request */
     if (first > t->total || count > t->total - first)
         return BNRT_ERR_SHAPE;
     if (first > t->next)
-        return BNRT_ERR_TRAIN_STATE;   /* a gap: elements must arrive in order */
-    skip = t->next - first;            /* already consumed (a repeat) */
+        return BNRT_ERR_TRAIN_STATE; /* a gap: elements must arrive in order */
+    skip = t->next - first;          /* already consumed (a repeat) */
     for (i = skip; i < count;) {
         uint32_t k, m = count - i < 64u ? count - i : 64u;
         for (k = 0; k < m; k++)
             x[k] = rdf32(p + BNRT_TRAIN_SIZE + BNRT_DTYPE_SIZE_F32 * (i + k));
-        st = bnrt_bn_train_accumulate_f32(x, first + i, m, t->channels, t->spatial, t->layout,
-                                          t->per_channel, t->chunk, t->flags,
-                                          pass == BNRT_TRAIN_PASS_VAR ? t->mean : NULL,
-                                          t->acc, t->partial);
+        st = bnrt_bn_train_accumulate_f32(
+            x, first + i, m, t->channels, t->spatial, t->layout, t->per_channel, t->chunk, t->flags,
+            pass == BNRT_TRAIN_PASS_VAR ? t->mean : NULL, t->acc, t->partial);
         if (st != BNRT_OK)
             return st;
         i += m;
@@ -217,8 +222,8 @@ static bnrt_status_t apply(bnrt_train_t *t, const uint8_t *p, size_t n, uint8_t 
         uint32_t k, m = count - i < 64u ? count - i : 64u;
         for (k = 0; k < m; k++)
             x[k] = rdf32(p + BNRT_TRAIN_SIZE + BNRT_DTYPE_SIZE_F32 * (i + k));
-        st = bnrt_bn_train_apply_f32(x, y, first + i, m, t->channels, t->spatial, t->layout,
-                                     t->a, t->b, t->flags);
+        st = bnrt_bn_train_apply_f32(x, y, first + i, m, t->channels, t->spatial, t->layout, t->a,
+                                     t->b, t->flags);
         if (st != BNRT_OK)
             return st;
         for (k = 0; k < m; k++)
@@ -229,8 +234,8 @@ static bnrt_status_t apply(bnrt_train_t *t, const uint8_t *p, size_t n, uint8_t 
     return BNRT_OK;
 }
 
-bnrt_status_t bnrt_cmd_train(bnrt_train_t *t, const uint8_t *p, size_t n, uint8_t *out,
-                             size_t room, size_t *out_len)
+bnrt_status_t bnrt_cmd_train(bnrt_train_t *t, const uint8_t *p, size_t n, uint8_t *out, size_t room,
+                             size_t *out_len)
 {
     if (t == NULL || (p == NULL && n != 0u) || out == NULL || out_len == NULL)
         return BNRT_ERR_ARG;
@@ -326,9 +331,9 @@ bnrt_status_t bnrt_cmd_freeze(const bnrt_train_t *t, bnrt_model_t *model, uint8_
         wrf32(blob + offset + 4u * (t->channels + c), b);
     }
     size = model->size;
-    wr32(blob + BNRT_CRC_OFFSET, bnrt_crc32(bnrt_crc32(0, blob, BNRT_CRC_OFFSET),
-                                            blob + BNRT_CRC_OFFSET + 4u,
-                                            size - BNRT_CRC_OFFSET - 4u));
+    wr32(blob + BNRT_CRC_OFFSET,
+         bnrt_crc32(bnrt_crc32(0, blob, BNRT_CRC_OFFSET), blob + BNRT_CRC_OFFSET + 4u,
+                    size - BNRT_CRC_OFFSET - 4u));
     st = bnrt_model_load(&reloaded, blob, size);
     if (st != BNRT_OK)
         return st;

@@ -5,10 +5,13 @@
 
 #include "bnrt_hal.h"
 #ifdef BNRT_USER_HARNESS
-#include "user_harness.h"   /* harness images only (`toolkit verify --kernel`) */
+#include "user_harness.h" /* harness images only (`toolkit verify --kernel`) */
 #endif
 
-static uint32_t rd16(const uint8_t *p) { return (uint32_t)p[0] | ((uint32_t)p[1] << 8); }
+static uint32_t rd16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+}
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -51,8 +54,8 @@ void bnrt_cmd_init(bnrt_cmd_ctx_t *ctx)
 {
     memset(ctx, 0, sizeof *ctx);
 #if BNRT_WITH_BOOT_MODEL
-    ctx->has_model = (uint8_t)(bnrt_model_load(&ctx->model, bnrt_boot_model,
-                                               bnrt_boot_model_size) == BNRT_OK);
+    ctx->has_model =
+        (uint8_t)(bnrt_model_load(&ctx->model, bnrt_boot_model, bnrt_boot_model_size) == BNRT_OK);
 #endif
 }
 
@@ -215,8 +218,8 @@ static bnrt_status_t cmd_run(bnrt_cmd_ctx_t *ctx, io_t *io)
     if (io->room < BNRT_RUN_RESPONSE_SIZE || data_len > io->room - BNRT_RUN_RESPONSE_SIZE)
         return BNRT_ERR_FRAME_SIZE;
     t0 = bnrt_hal_counter();
-    st = bnrt_model_run_range(&ctx->model, index, spatial, first, count,
-                              io->p + BNRT_RUN_SIZE, io->out + BNRT_RUN_RESPONSE_SIZE);
+    st = bnrt_model_run_range(&ctx->model, index, spatial, first, count, io->p + BNRT_RUN_SIZE,
+                              io->out + BNRT_RUN_RESPONSE_SIZE);
     t1 = bnrt_hal_counter();
     if (st != BNRT_OK)
         return st;
@@ -264,12 +267,14 @@ static bnrt_status_t dispatch(bnrt_cmd_ctx_t *ctx, uint8_t cmd, uint8_t seq, io_
     case BNRT_CMD_RUN: return cmd_run(ctx, io);
     case BNRT_CMD_MODEL_INFO: return cmd_model_info(ctx, io);
 #if BNRT_WITH_TRAIN
-    case BNRT_CMD_TRAIN: return bnrt_cmd_train(&ctx->train, io->p, io->n, io->out, io->room, &io->out_len);
-    case BNRT_CMD_STATS: return bnrt_cmd_stats(&ctx->train, io->p, io->n, io->out, io->room, &io->out_len);
+    case BNRT_CMD_TRAIN:
+        return bnrt_cmd_train(&ctx->train, io->p, io->n, io->out, io->room, &io->out_len);
+    case BNRT_CMD_STATS:
+        return bnrt_cmd_stats(&ctx->train, io->p, io->n, io->out, io->room, &io->out_len);
     case BNRT_CMD_FREEZE:
         return bnrt_cmd_freeze(&ctx->train, ctx->has_model ? &ctx->model : NULL,
-                               (uint8_t *)ctx->slot[ctx->active], io->p, io->n, io->out,
-                               io->room, &io->out_len);
+                               (uint8_t *)ctx->slot[ctx->active], io->p, io->n, io->out, io->room,
+                               &io->out_len);
 #else
     case BNRT_CMD_TRAIN:
     case BNRT_CMD_STATS:
@@ -287,8 +292,8 @@ static bnrt_status_t dispatch(bnrt_cmd_ctx_t *ctx, uint8_t cmd, uint8_t seq, io_
     }
 }
 
-size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len,
-                       uint8_t *resp, size_t resp_cap)
+size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len, uint8_t *resp,
+                       size_t resp_cap)
 {
     io_t io;
     bnrt_status_t st;
@@ -299,7 +304,8 @@ size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len,
         return 0;
     if (req == NULL || req_len < BNRT_FRAME_OVERHEAD)
         return bnrt_cmd_nak(resp, resp_cap,
-                            req != NULL && req_len > BNRT_FRAME_OFF_SEQ ? req[BNRT_FRAME_OFF_SEQ] : 0,
+                            req != NULL && req_len > BNRT_FRAME_OFF_SEQ ? req[BNRT_FRAME_OFF_SEQ]
+                                                                        : 0,
                             BNRT_ERR_FRAME_FORMAT);
     body = req_len - BNRT_FRAME_CRC_SIZE;
     cmd = req[BNRT_FRAME_OFF_CMD];
@@ -324,7 +330,7 @@ size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len,
     return finish(resp, (uint8_t)(cmd | BNRT_RESPONSE_BIT), seq, st, io.out_len);
 }
 
-#ifndef BNRT_USER_PROBE   /* a probe build's bnrt_main() runs the application (src/user/probe.c) */
+#ifndef BNRT_USER_PROBE /* a probe build's bnrt_main() runs the application (src/user/probe.c) */
 /* COBS-encode block by block straight to the UART: no second frame buffer. */
 static void send_frame(const uint8_t *frame, size_t len)
 {
@@ -347,7 +353,7 @@ void bnrt_server_init(bnrt_server_t *s)
 void bnrt_server_use_model(bnrt_server_t *s, const bnrt_model_t *model)
 {
     s->cmd.model = *model;
-    s->cmd.has_model = (uint8_t)(model->blob != NULL);   /* NULL: it failed to load */
+    s->cmd.has_model = (uint8_t)(model->blob != NULL); /* NULL: it failed to load */
     s->cmd.loading = 0;
 }
 
@@ -361,7 +367,8 @@ int bnrt_cmd_feed(bnrt_server_t *s, uint8_t byte)
         n = bnrt_cmd_handle(&s->cmd, (const uint8_t *)s->rx, len, (uint8_t *)s->tx, sizeof s->tx);
     else if (event == BNRT_FRAMER_ERROR)
         n = bnrt_cmd_nak((uint8_t *)s->tx, sizeof s->tx,
-                         len > BNRT_FRAME_OFF_SEQ ? ((uint8_t *)s->rx)[BNRT_FRAME_OFF_SEQ] : 0, error);
+                         len > BNRT_FRAME_OFF_SEQ ? ((uint8_t *)s->rx)[BNRT_FRAME_OFF_SEQ] : 0,
+                         error);
     else
         return 0;
     send_frame((const uint8_t *)s->tx, n);
@@ -378,9 +385,9 @@ size_t bnrt_cmd_poll(bnrt_server_t *s)
         bnrt_cmd_feed(s, byte);
         count++;
     }
-    if (count == 0 && bnrt_framer_busy(&s->framer) &&
-        (uint32_t)(bnrt_hal_millis() - s->last_byte_ms) >= BNRT_FRAME_TIMEOUT_MS)
-        bnrt_framer_reset(&s->framer);   /* the sender stalled mid-frame */
+    if (count == 0 && bnrt_framer_busy(&s->framer)
+        && (uint32_t)(bnrt_hal_millis() - s->last_byte_ms) >= BNRT_FRAME_TIMEOUT_MS)
+        bnrt_framer_reset(&s->framer); /* the sender stalled mid-frame */
     return count;
 }
 
@@ -394,7 +401,7 @@ void bnrt_main(void)
     for (;;) {
         if (!bnrt_hal_read_byte(&byte, BNRT_FRAME_TIMEOUT_MS)) {
             if (bnrt_framer_busy(&server.framer))
-                bnrt_framer_reset(&server.framer);   /* the sender stalled mid-frame */
+                bnrt_framer_reset(&server.framer); /* the sender stalled mid-frame */
             continue;
         }
         bnrt_cmd_feed(&server, byte);

@@ -16,11 +16,11 @@ size_t bnrt_cobs_block(const uint8_t *in, size_t len, size_t *pos, uint8_t *out)
         memcpy(out + 1, in + i, n);
     i += n;
     if (i == len)
-        *pos = len + 1u;      /* that was the last block */
+        *pos = len + 1u; /* that was the last block */
     else if (n == 254u)
-        *pos = i;             /* a full block implies no zero */
+        *pos = i; /* a full block implies no zero */
     else
-        *pos = i + 1u;        /* skip the zero this block's code stands for */
+        *pos = i + 1u; /* skip the zero this block's code stands for */
     return n + 1u;
 }
 
@@ -74,12 +74,12 @@ int bnrt_framer_push(bnrt_framer_t *f, uint8_t byte, size_t *frame_len, bnrt_sta
     if (byte == BNRT_FRAME_DELIMITER) {
         int result = BNRT_FRAMER_FRAME;
         if (f->seen == 0)
-            return BNRT_FRAMER_MORE;          /* empty frame: a flush */
+            return BNRT_FRAMER_MORE; /* empty frame: a flush */
         if (f->overflow) {
             *error = BNRT_ERR_FRAME_SIZE;
             result = BNRT_FRAMER_ERROR;
         } else if (f->left != 0) {
-            *error = BNRT_ERR_FRAME_FORMAT;   /* the last block was cut short */
+            *error = BNRT_ERR_FRAME_FORMAT; /* the last block was cut short */
             result = BNRT_FRAMER_ERROR;
         }
         *frame_len = f->len;

@@ -44,7 +44,7 @@ static int within32(uint32_t u, uint32_t range)
 
 /* The parameter array NAME of a DTYPE layer with C channels (order: bnrt_spec.h). */
 #define PARAM_ARRAY(params, C, DTYPE, NAME) \
-    ((const uint8_t *)(params) + (size_t)(C) * BNRT_PARAM_##DTYPE##_##NAME##_START)
+    ((const uint8_t *)(params) + (size_t)(C)*BNRT_PARAM_##DTYPE##_##NAME##_START)
 
 static bnrt_status_t check_quant(const uint8_t *e, const uint8_t *params, uint32_t dtype,
                                  uint32_t channels)
@@ -57,7 +57,7 @@ static bnrt_status_t check_quant(const uint8_t *e, const uint8_t *params, uint32
         if (shift != 0u) {
             return BNRT_ERR_QUANT;
         }
-        for (c = 0; c < 2u * channels; c++) {   /* a[C] then b[C]: exponent all ones = inf/NaN */
+        for (c = 0; c < 2u * channels; c++) { /* a[C] then b[C]: exponent all ones = inf/NaN */
             if (((rd32(params + 4u * c) >> 23) & 0xFFu) == 0xFFu) {
                 return BNRT_ERR_NONFINITE;
             }
@@ -77,7 +77,7 @@ static bnrt_status_t check_quant(const uint8_t *e, const uint8_t *params, uint32
             || (uint32_t)(zout - (uint32_t)BNRT_S8_MIN) > zrange) {
             return BNRT_ERR_QUANT;
         }
-        for (c = 0; c < channels; c++) {   /* int32 mult[C] and bias[C] */
+        for (c = 0; c < channels; c++) { /* int32 mult[C] and bias[C] */
             if (!within32(rd32(mult + 4u * c), (uint32_t)BNRT_S8_MULT_MAX)
                 || !within32(rd32(bias + 4u * c), (uint32_t)BNRT_S8_BIAS_MAX)) {
                 return BNRT_ERR_QUANT;
@@ -89,9 +89,9 @@ static bnrt_status_t check_quant(const uint8_t *e, const uint8_t *params, uint32
         return BNRT_ERR_QUANT;
     }
     params = PARAM_ARRAY(params, channels, S16, BIAS);
-    for (c = 0; c < channels; c++) {       /* int64 bias[C]; any int32 mult */
-        const uint64_t u = (uint64_t)rd32(params + 8u * c)
-                           | ((uint64_t)rd32(params + 8u * c + 4u) << 32);
+    for (c = 0; c < channels; c++) { /* int64 bias[C]; any int32 mult */
+        const uint64_t u =
+            (uint64_t)rd32(params + 8u * c) | ((uint64_t)rd32(params + 8u * c + 4u) << 32);
         if ((uint64_t)(u + (uint64_t)BNRT_S16_BIAS_MAX) > 2u * (uint64_t)BNRT_S16_BIAS_MAX) {
             return BNRT_ERR_QUANT;
         }
@@ -117,8 +117,8 @@ static bnrt_status_t check_layer(const uint8_t *blob, const uint8_t *e, uint32_t
     }
     /* reserved: the 3 bytes after shift */
     if ((flags & ~BNRT_LAYER_FLAGS_KNOWN) != 0u || (dtype != BNRT_DTYPE_F32 && flags != 0u)
-        || (e[BNRT_LAYER_OFF_SHIFT + 1] | e[BNRT_LAYER_OFF_SHIFT + 2]
-            | e[BNRT_LAYER_OFF_SHIFT + 3]) != 0u) {
+        || (e[BNRT_LAYER_OFF_SHIFT + 1] | e[BNRT_LAYER_OFF_SHIFT + 2] | e[BNRT_LAYER_OFF_SHIFT + 3])
+               != 0u) {
         return BNRT_ERR_HEADER;
     }
     channels = rd32(e + BNRT_LAYER_OFF_CHANNELS);
@@ -176,7 +176,8 @@ bnrt_status_t bnrt_model_load(bnrt_model_t *model, const uint8_t *blob, size_t s
         return BNRT_ERR_SIZE;
     }
     if (bnrt_crc32(bnrt_crc32(0, blob, BNRT_CRC_OFFSET), blob + BNRT_CRC_OFFSET + 4u,
-                   n - (BNRT_CRC_OFFSET + 4u)) != rd32(blob + BNRT_HDR_OFF_CRC32)) {
+                   n - (BNRT_CRC_OFFSET + 4u))
+        != rd32(blob + BNRT_HDR_OFF_CRC32)) {
         return BNRT_ERR_CRC;
     }
     count = rd16(blob + BNRT_HDR_OFF_LAYER_COUNT);
@@ -215,7 +216,7 @@ bnrt_status_t bnrt_model_load(bnrt_model_t *model, const uint8_t *blob, size_t s
         /* checked above: start + size <= limit <= n, so the ends cannot wrap */
         start = rd32(e + BNRT_LAYER_OFF_PARAMS_OFFSET);
         end = start + rd32(e + BNRT_LAYER_OFF_PARAMS_SIZE);
-        for (j = 0; j < i; j++) {               /* each layer against the earlier ones */
+        for (j = 0; j < i; j++) { /* each layer against the earlier ones */
             const uint8_t *f = blob + layers + j * BNRT_LAYER_SIZE;
             const uint32_t s0 = rd32(f + BNRT_LAYER_OFF_PARAMS_OFFSET);
             if (start < s0 + rd32(f + BNRT_LAYER_OFF_PARAMS_SIZE) && s0 < end) {
@@ -270,7 +271,7 @@ static bnrt_status_t run_kernel(const bnrt_layer_t *l, uint32_t c0, uint32_t cha
                                 const void *in, void *out, uint32_t batch, uint32_t spatial)
 {
     const uint32_t C = l->channels;
-    const void *p = l->params;   /* 8-byte aligned (checked by the parser) */
+    const void *p = l->params; /* 8-byte aligned (checked by the parser) */
     /* A dtype compiled out (BNRT_WITH_<DTYPE>=0) is valid in a file but
      * cannot run in this image: ERR_UNSUPPORTED. */
     (void)C;
@@ -300,19 +301,18 @@ static bnrt_status_t run_kernel(const bnrt_layer_t *l, uint32_t c0, uint32_t cha
 #if BNRT_WITH_S16
         const int64_t *bias = (const int64_t *)(const void *)PARAM_ARRAY(p, C, S16, BIAS);
         const int32_t *mult = (const int32_t *)(const void *)PARAM_ARRAY(p, C, S16, MULT);
-        return bnrt_bn_affine_s16((const int16_t *)in, (int16_t *)out, batch, channels,
-                                  spatial, l->layout, mult + c0, bias + c0, l->shift);
+        return bnrt_bn_affine_s16((const int16_t *)in, (int16_t *)out, batch, channels, spatial,
+                                  l->layout, mult + c0, bias + c0, l->shift);
 #else
         return BNRT_ERR_UNSUPPORTED;
 #endif
     }
-    default:
-        return BNRT_ERR_DTYPE;
+    default: return BNRT_ERR_DTYPE;
     }
 }
 
-bnrt_status_t bnrt_model_run(const bnrt_model_t *model, uint32_t index, const void *in,
-                             void *out, uint32_t batch, uint32_t spatial)
+bnrt_status_t bnrt_model_run(const bnrt_model_t *model, uint32_t index, const void *in, void *out,
+                             uint32_t batch, uint32_t spatial)
 {
     bnrt_layer_t l;
     const bnrt_status_t st = bnrt_model_layer(model, index, &l);
@@ -322,9 +322,8 @@ bnrt_status_t bnrt_model_run(const bnrt_model_t *model, uint32_t index, const vo
     return run_kernel(&l, 0, l.channels, in, out, batch, spatial);
 }
 
-bnrt_status_t bnrt_model_run_range(const bnrt_model_t *model, uint32_t index,
-                                   uint32_t spatial, uint32_t first, uint32_t count,
-                                   const void *in, void *out)
+bnrt_status_t bnrt_model_run_range(const bnrt_model_t *model, uint32_t index, uint32_t spatial,
+                                   uint32_t first, uint32_t count, const void *in, void *out)
 {
     bnrt_layer_t l;
     const uint8_t *src = (const uint8_t *)in;
@@ -362,7 +361,7 @@ bnrt_status_t bnrt_model_run_range(const bnrt_model_t *model, uint32_t index,
                 batch = count / spatial / C;
                 nch = C;
                 sp = spatial;
-                len = batch * C * spatial;   /* <= count: no wrap */
+                len = batch * C * spatial; /* <= count: no wrap */
             }
         } else {
             c = first % C;

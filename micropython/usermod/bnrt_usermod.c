@@ -18,7 +18,7 @@
 
 typedef struct {
     mp_obj_base_t base;
-    mp_obj_t blob;          /* keeps the buffer alive: the model points into it */
+    mp_obj_t blob; /* keeps the buffer alive: the model points into it */
     bnrt_model_t model;
 } bnrt_c_model_obj_t;
 
@@ -80,7 +80,7 @@ static void bnrt_c_model_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
     bnrt_c_model_obj_t *self = MP_OBJ_TO_PTR(self_in);
 
     if (dest[0] != MP_OBJ_NULL)
-        return;                                   /* read-only */
+        return; /* read-only */
     if (attr == MP_QSTR_layer_count) {
         dest[0] = MP_OBJ_NEW_SMALL_INT(self->model.layer_count);
     } else if (attr == MP_QSTR_crc32) {
@@ -91,19 +91,18 @@ static void bnrt_c_model_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest)
     }
 }
 
-static MP_DEFINE_CONST_OBJ_TYPE(
-    bnrt_c_model_type, MP_QSTR_Model, MP_TYPE_FLAG_NONE,
-    attr, bnrt_c_model_attr);
+static MP_DEFINE_CONST_OBJ_TYPE(bnrt_c_model_type, MP_QSTR_Model, MP_TYPE_FLAG_NONE, attr,
+                                bnrt_c_model_attr);
 
 static const mp_rom_map_elem_t bnrt_c_globals_table[] = {
-    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_bnrt_c) },
-    { MP_ROM_QSTR(MP_QSTR_load), MP_ROM_PTR(&bnrt_c_load_obj) },
-    { MP_ROM_QSTR(MP_QSTR_Model), MP_ROM_PTR(&bnrt_c_model_type) },
+    {MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR_bnrt_c)},
+    {MP_ROM_QSTR(MP_QSTR_load), MP_ROM_PTR(&bnrt_c_load_obj)},
+    {MP_ROM_QSTR(MP_QSTR_Model), MP_ROM_PTR(&bnrt_c_model_type)},
 };
 static MP_DEFINE_CONST_DICT(bnrt_c_globals, bnrt_c_globals_table);
 
 const mp_obj_module_t bnrt_c_user_cmodule = {
-    .base = { &mp_type_module },
+    .base = {&mp_type_module},
     .globals = (mp_obj_dict_t *)&bnrt_c_globals,
 };
 

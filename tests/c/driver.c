@@ -58,8 +58,7 @@ static size_t elem_size(const bnrt_model_t *m, uint32_t layer)
 }
 
 static void run_case(char kind, const char *blob_path, unsigned long a1, unsigned long a2,
-                     unsigned long a3, unsigned long a4, const char *in_path,
-                     const char *out_path)
+                     unsigned long a3, unsigned long a4, const char *in_path, const char *out_path)
 {
     size_t size, in_size;
     /* malloc is 16-byte aligned here, so base + pad is misaligned by pad */
@@ -71,7 +70,7 @@ static void run_case(char kind, const char *blob_path, unsigned long a1, unsigne
     if (kind == 'L' && st == BNRT_OK) {
         uint32_t i;
         bnrt_layer_t l;
-        for (i = 0; i <= model.layer_count; i++) {   /* one past the end: ERR_LAYER */
+        for (i = 0; i <= model.layer_count; i++) { /* one past the end: ERR_LAYER */
             printf(" %s", bnrt_status_name(bnrt_model_layer(&model, i, &l)));
         }
     } else if (kind != 'L') {
@@ -84,8 +83,8 @@ static void run_case(char kind, const char *blob_path, unsigned long a1, unsigne
             st = bnrt_model_run_range(&model, (uint32_t)a1, (uint32_t)a2, (uint32_t)a3,
                                       (uint32_t)a4, in_size ? in : NULL, out);
         } else {
-            st = bnrt_model_run(&model, (uint32_t)a1, in_size ? in : NULL, out,
-                                (uint32_t)a2, (uint32_t)a3);
+            st = bnrt_model_run(&model, (uint32_t)a1, in_size ? in : NULL, out, (uint32_t)a2,
+                                (uint32_t)a3);
         }
         printf(" %s", bnrt_status_name(st));
         if (st == BNRT_OK && in_size % elem_size(&model, (uint32_t)a1) == 0u) {
@@ -106,11 +105,12 @@ int main(void)
     while (fgets(line, sizeof line, stdin) != NULL) {
         if (sscanf(line, "L %1023s %lu", blob, &a1) == 2) {
             run_case('L', blob, a1, 0, 0, 0, NULL, NULL);
-        } else if (sscanf(line, "R %1023s %lu %lu %lu %lu %1023s %1023s", blob, &a1, &a2, &a3,
-                          &a4, in, out) == 7) {
+        } else if (sscanf(line, "R %1023s %lu %lu %lu %lu %1023s %1023s", blob, &a1, &a2, &a3, &a4,
+                          in, out)
+                   == 7) {
             run_case('R', blob, a1, a2, a3, a4, in, out);
-        } else if (sscanf(line, "W %1023s %lu %lu %lu %1023s %1023s", blob, &a1, &a2, &a3, in,
-                          out) == 6) {
+        } else if (sscanf(line, "W %1023s %lu %lu %lu %1023s %1023s", blob, &a1, &a2, &a3, in, out)
+                   == 6) {
             run_case('W', blob, a1, a2, a3, 0, in, out);
         } else {
             fprintf(stderr, "driver: bad line: %s", line);

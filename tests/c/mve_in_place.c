@@ -17,8 +17,12 @@ static uint32_t state = 12345u;
 
 void bnrt_uart_isr(void);
 void SysTick_Handler(void);
-void bnrt_uart_isr(void) {}
-void SysTick_Handler(void) {}
+void bnrt_uart_isr(void)
+{
+}
+void SysTick_Handler(void)
+{
+}
 
 static uint32_t next(void)
 {
@@ -53,8 +57,9 @@ static int one_case(uint8_t layout, uint32_t batch, uint32_t channels, uint32_t 
         x[i] = value(odd);
     }
     memcpy(y_in, x, n * sizeof(float));
-    if (bnrt_bn_affine_f32(x, y_out, batch, channels, spatial, layout, a, b, flags) != BNRT_OK ||
-        bnrt_bn_affine_f32(y_in, y_in, batch, channels, spatial, layout, a, b, flags) != BNRT_OK) {
+    if (bnrt_bn_affine_f32(x, y_out, batch, channels, spatial, layout, a, b, flags) != BNRT_OK
+        || bnrt_bn_affine_f32(y_in, y_in, batch, channels, spatial, layout, a, b, flags)
+               != BNRT_OK) {
         return 1;
     }
     return memcmp(y_out, y_in, n * sizeof(float)) != 0;
@@ -62,7 +67,7 @@ static int one_case(uint8_t layout, uint32_t batch, uint32_t channels, uint32_t 
 
 void bnrt_main(void)
 {
-    static const uint32_t shapes[][3] = {{1, 3, 300}, {2, 9, 7}, {1, 1, 1000}, {2, 70, 20},
+    static const uint32_t shapes[][3] = {{1, 3, 300}, {2, 9, 7},   {1, 1, 1000}, {2, 70, 20},
                                          {1, 300, 9}, {3, 4, 250}, {1, 2, 1}};
     int failed = 0, odd;
     uint32_t s;

@@ -24,11 +24,28 @@
 
 /* ---- fake HAL (bnrt_main is linked but never called) ---- */
 static uint32_t fake_ticks;
-void bnrt_hal_init(void) {}
-int bnrt_hal_read_byte(uint8_t *byte, uint32_t timeout_ms) { (void)byte; (void)timeout_ms; return 0; }
-void bnrt_hal_write(const uint8_t *data, size_t len) { (void)data; (void)len; }
-uint32_t bnrt_hal_counter(void) { return fake_ticks += 7u; }
-uint32_t bnrt_hal_millis(void) { return fake_ticks; }
+void bnrt_hal_init(void)
+{
+}
+int bnrt_hal_read_byte(uint8_t *byte, uint32_t timeout_ms)
+{
+    (void)byte;
+    (void)timeout_ms;
+    return 0;
+}
+void bnrt_hal_write(const uint8_t *data, size_t len)
+{
+    (void)data;
+    (void)len;
+}
+uint32_t bnrt_hal_counter(void)
+{
+    return fake_ticks += 7u;
+}
+uint32_t bnrt_hal_millis(void)
+{
+    return fake_ticks;
+}
 const bnrt_board_t bnrt_board = {"fuzz", 0u, BNRT_COUNTER_NONE};
 
 static bnrt_cmd_ctx_t ctx;
@@ -36,7 +53,7 @@ static uint32_t rx[(BNRT_FRAME_MAX + 3u) / 4u];
 static uint32_t tx[(BNRT_FRAME_MAX + 3u) / 4u];
 static uint32_t req[(BNRT_FRAME_MAX + 3u) / 4u];
 static uint8_t wire[BNRT_COBS_MAX(BNRT_FRAME_MAX) + 1u];
-static uint64_t shadow[BNRT_SLOT_WORDS];   /* copy of the active model's bytes */
+static uint64_t shadow[BNRT_SLOT_WORDS]; /* copy of the active model's bytes */
 static bnrt_model_t shadow_model;
 static bnrt_framer_t framer;
 static uint8_t seq;
@@ -48,7 +65,10 @@ static uint32_t rd32(const uint8_t *p)
 
 static void wr32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
 }
 
 static void check(int ok)
@@ -69,19 +89,21 @@ static void after_response(size_t n, int decoded, uint8_t cmd, uint8_t rseq)
     check(r[BNRT_FRAME_OFF_STATUS] < BNRT_STATUS_COUNT);
     if (decoded) {
         check(r[BNRT_FRAME_OFF_SEQ] == rseq);
-        check(r[BNRT_FRAME_OFF_CMD] == (uint8_t)(cmd | BNRT_RESPONSE_BIT) || r[BNRT_FRAME_OFF_CMD] == BNRT_NAK);
+        check(r[BNRT_FRAME_OFF_CMD] == (uint8_t)(cmd | BNRT_RESPONSE_BIT)
+              || r[BNRT_FRAME_OFF_CMD] == BNRT_NAK);
     } else {
         check(r[BNRT_FRAME_OFF_CMD] == BNRT_NAK && r[BNRT_FRAME_OFF_STATUS] != BNRT_OK);
     }
     if (r[BNRT_FRAME_OFF_STATUS] != BNRT_OK)
-        check(n == BNRT_FRAME_OVERHEAD);   /* errors carry no payload */
-    committed = decoded && r[BNRT_FRAME_OFF_STATUS] == BNRT_OK &&
-                (r[BNRT_FRAME_OFF_CMD] == (BNRT_CMD_LOAD_COMMIT | BNRT_RESPONSE_BIT) ||
-                 r[BNRT_FRAME_OFF_CMD] == (BNRT_CMD_FREEZE | BNRT_RESPONSE_BIT));
+        check(n == BNRT_FRAME_OVERHEAD); /* errors carry no payload */
+    committed = decoded && r[BNRT_FRAME_OFF_STATUS] == BNRT_OK
+                && (r[BNRT_FRAME_OFF_CMD] == (BNRT_CMD_LOAD_COMMIT | BNRT_RESPONSE_BIT)
+                    || r[BNRT_FRAME_OFF_CMD] == (BNRT_CMD_FREEZE | BNRT_RESPONSE_BIT));
     if (committed) {
         bnrt_model_t again;
         uint32_t crc_off = r[BNRT_FRAME_OFF_CMD] == (BNRT_CMD_FREEZE | BNRT_RESPONSE_BIT)
-                               ? BNRT_FREEZE_RESPONSE_OFF_CRC32 : BNRT_LOAD_COMMIT_OFF_CRC32;
+                               ? BNRT_FREEZE_RESPONSE_OFF_CRC32
+                               : BNRT_LOAD_COMMIT_OFF_CRC32;
         check(ctx.has_model && ctx.model.blob == (const uint8_t *)ctx.slot[ctx.active]);
         check(bnrt_model_load(&again, ctx.model.blob, ctx.model.size) == BNRT_OK);
         check(again.crc32 == ctx.model.crc32 && again.layer_count == ctx.model.layer_count);
@@ -144,7 +166,10 @@ static const uint8_t *command(uint8_t cmd, const uint8_t *payload, size_t plen)
     uint8_t *r = (uint8_t *)req;
     if (plen > BNRT_MAX_PAYLOAD)
         plen = BNRT_MAX_PAYLOAD;
-    r[0] = cmd; r[1] = ++seq; r[2] = 0; r[3] = 0;
+    r[0] = cmd;
+    r[1] = ++seq;
+    r[2] = 0;
+    r[3] = 0;
     if (plen)
         memcpy(r + BNRT_FRAME_SIZE, payload, plen);
     wr32(r + BNRT_FRAME_SIZE + plen, bnrt_crc32(0, r, BNRT_FRAME_SIZE + plen));
@@ -157,11 +182,15 @@ static void mode_frames(const uint8_t *d, size_t n)
     while (n >= 2) {
         size_t len = ((size_t)d[0] | (size_t)d[1] << 8) & 0x7FFFu, body;
         int raw = d[1] & 0x80;
-        d += 2; n -= 2;
-        if (len > n) len = n;
+        d += 2;
+        n -= 2;
+        if (len > n)
+            len = n;
         body = len;
-        if (!raw && body + 4u > BNRT_FRAME_MAX) body = BNRT_FRAME_MAX - 4u;
-        if (raw && body > BNRT_FRAME_MAX) body = BNRT_FRAME_MAX;
+        if (!raw && body + 4u > BNRT_FRAME_MAX)
+            body = BNRT_FRAME_MAX - 4u;
+        if (raw && body > BNRT_FRAME_MAX)
+            body = BNRT_FRAME_MAX;
         memcpy(r, d, body);
         if (!raw) {
             wr32(r + body, bnrt_crc32(0, r, body));
@@ -169,7 +198,8 @@ static void mode_frames(const uint8_t *d, size_t n)
         } else if (body) {
             send_frame(body);
         }
-        d += len; n -= len;
+        d += len;
+        n -= len;
     }
 }
 
@@ -189,7 +219,7 @@ static int upload(const uint8_t *blob, size_t total, uint32_t crc, size_t chunk,
         memcpy(p + 4, blob + off, c);
         command(BNRT_CMD_LOAD_CHUNK, p, 4u + c);
         if (k % 3u == 1u)
-            command(BNRT_CMD_LOAD_CHUNK, p, 4u + c);   /* a retried chunk */
+            command(BNRT_CMD_LOAD_CHUNK, p, 4u + c); /* a retried chunk */
         off += c;
         k++;
     }
@@ -204,11 +234,13 @@ static void exercise_model(const uint8_t *fill, size_t fill_len)
     for (i = 0; i <= ctx.model.layer_count; i++) {
         const uint8_t *r;
         uint32_t k, count = 256u / 4u, spatial = 1u + i % 3u;
-        p[0] = (uint8_t)i; p[1] = (uint8_t)(i >> 8);
+        p[0] = (uint8_t)i;
+        p[1] = (uint8_t)(i >> 8);
         r = command(BNRT_CMD_MODEL_INFO, p, BNRT_MODEL_INFO_SIZE);
         (void)r;
         memset(p, 0, BNRT_RUN_SIZE);
-        p[0] = (uint8_t)i; p[1] = (uint8_t)(i >> 8);
+        p[0] = (uint8_t)i;
+        p[1] = (uint8_t)(i >> 8);
         wr32(p + BNRT_RUN_OFF_SPATIAL, spatial);
         wr32(p + BNRT_RUN_OFF_FIRST, i * 5u);
         for (k = 0; k < 256u; k++)
@@ -234,7 +266,8 @@ static void mode_upload(const uint8_t *d, size_t n)
         return;
     chunk = chunks[d[0] & 7u];
     damage = d[1];
-    d += 2; n -= 2;
+    d += 2;
+    n -= 2;
     total = n;
     crc = bnrt_crc32(0, d, total);
     if (upload(d, total, crc, chunk, SIZE_MAX))
@@ -242,10 +275,13 @@ static void mode_upload(const uint8_t *d, size_t n)
     if (total == 0)
         return;
     switch (damage & 3u) {
-    case 0: upload(d, total, crc ^ (1u << (damage >> 3)), chunk, SIZE_MAX); break;  /* wrong CRC */
-    case 1: upload(d, total, crc, chunk, damage >> 2); break;                        /* cut short */
+    case 0: upload(d, total, crc ^ (1u << (damage >> 3)), chunk, SIZE_MAX); break; /* wrong CRC */
+    case 1: upload(d, total, crc, chunk, damage >> 2); break;                      /* cut short */
     case 2: upload(d, total - 1u, bnrt_crc32(0, d, total - 1u), chunk, SIZE_MAX); break;
-    default: command(BNRT_CMD_RESET, NULL, 0); upload(d, total, crc, chunk, SIZE_MAX); break;
+    default:
+        command(BNRT_CMD_RESET, NULL, 0);
+        upload(d, total, crc, chunk, SIZE_MAX);
+        break;
     }
     exercise_model(d, n);
 }

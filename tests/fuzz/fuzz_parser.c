@@ -23,7 +23,7 @@ static size_t elem_size(uint8_t dtype)
 {
     size_t n = BNRT_DTYPE_SIZE(dtype);
     if (n == 0u)
-        abort();   /* a loaded model only has known dtypes */
+        abort(); /* a loaded model only has known dtypes */
     return n;
 }
 
@@ -65,7 +65,8 @@ static void run_layer(const bnrt_model_t *m, uint32_t index, const bnrt_layer_t 
         free(out);
         in = filled(count * es, data, size);
         out = malloc(count * es);
-        if (out == NULL || bnrt_model_run_range(m, index, spatial, first, count, in, out) != BNRT_OK)
+        if (out == NULL
+            || bnrt_model_run_range(m, index, spatial, first, count, in, out) != BNRT_OK)
             abort();
         free(in);
         free(out);
@@ -96,7 +97,7 @@ static void try_load(const uint8_t *blob, size_t size, const uint8_t *data, size
         const uint8_t *z = (const uint8_t *)&m;
         for (i = 0; i < sizeof m; i++)
             if (z[i] != 0)
-                abort();    /* the contract: on error the model is left zeroed */
+                abort(); /* the contract: on error the model is left zeroed */
         return;
     }
     if (m.layer_count == 0 || m.size != size || m.blob != blob)
@@ -108,9 +109,9 @@ static void try_load(const uint8_t *blob, size_t size, const uint8_t *data, size
             abort();
         if (l.channels == 0 || l.channels > BNRT_MAX_CHANNELS)
             abort();
-        if ((const uint8_t *)l.params < blob ||
-            (size_t)((const uint8_t *)l.params - blob) + l.params_size > size ||
-            ((uintptr_t)l.params & 7u) != 0)
+        if ((const uint8_t *)l.params < blob
+            || (size_t)((const uint8_t *)l.params - blob) + l.params_size > size
+            || ((uintptr_t)l.params & 7u) != 0)
             abort();
         run_layer(&m, i, &l, data, data_len);
     }

@@ -19,7 +19,7 @@
 
 void port_uart_init(void)
 {
-    UART_BAUDDIV = BNRT_CLOCK_HZ / BNRT_UART_BAUD;   /* >= 16, or QEMU ignores it */
+    UART_BAUDDIV = BNRT_CLOCK_HZ / BNRT_UART_BAUD; /* >= 16, or QEMU ignores it */
     UART_CTRL = CTRL_TX_EN | CTRL_RX_EN | CTRL_RX_INTEN;
     /* QEMU stops polling the host side while receive is disabled; one read
      * of DATA makes it look again now instead of about a second later. */
@@ -56,7 +56,7 @@ void bnrt_uart_isr(void)
     UART_INTCLEAR = INT_RX;
     while (UART_STATE & STATE_RXFULL) {
         if (!port_rx_room()) {
-            port_rx_pause();   /* leave the byte: QEMU holds back the rest */
+            port_rx_pause(); /* leave the byte: QEMU holds back the rest */
             return;
         }
         port_rx_push((uint8_t)UART_DATA);

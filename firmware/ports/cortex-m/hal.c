@@ -23,8 +23,8 @@ const bnrt_board_t bnrt_board = {BNRT_BOARD_NAME, BNRT_COUNTER_HZ, BNRT_COUNTER_
 
 static volatile uint32_t tick_ms;
 static volatile uint8_t ring[BNRT_RX_RING_SIZE];
-static volatile uint32_t ring_head, ring_tail;   /* head: ISR writes; tail: reader */
-static volatile uint8_t rx_irq_off;              /* the ISR paused on a full ring */
+static volatile uint32_t ring_head, ring_tail; /* head: ISR writes; tail: reader */
+static volatile uint8_t rx_irq_off;            /* the ISR paused on a full ring */
 
 void SysTick_Handler(void)
 {

@@ -22,7 +22,7 @@ void board_init(void);
  * reader turns the interrupt back on with port_uart_rx_irq(1). */
 void port_uart_init(void);
 void port_uart_putc(uint8_t byte);
-int port_uart_getc(uint8_t *byte);          /* 1 and the byte if one waits */
+int port_uart_getc(uint8_t *byte); /* 1 and the byte if one waits */
 void port_uart_rx_irq(int enable);
 void bnrt_uart_isr(void);
 

@@ -19,20 +19,17 @@ static void fault_handler(void);
 typedef void (*vector_t)(void);
 
 /* Entry 0 is the initial stack pointer; unused IRQs stay 0 (never enabled). */
-__attribute__((section(".vectors"), used))
-const uintptr_t bnrt_vectors[16 + BNRT_IRQ_COUNT] = {
-    [0] = (uintptr_t)_estack,
-    [1] = (uintptr_t)Reset_Handler,
-    [2] = (uintptr_t)fault_handler,   /* NMI */
-    [3] = (uintptr_t)fault_handler,   /* HardFault */
-    [4] = (uintptr_t)fault_handler,   /* MemManage */
-    [5] = (uintptr_t)fault_handler,   /* BusFault */
-    [6] = (uintptr_t)fault_handler,   /* UsageFault */
-    [11] = (uintptr_t)fault_handler,  /* SVCall */
-    [12] = (uintptr_t)fault_handler,  /* DebugMonitor */
-    [14] = (uintptr_t)fault_handler,  /* PendSV */
-    [15] = (uintptr_t)SysTick_Handler,
-    [16 + BNRT_UART_IRQ] = (uintptr_t)bnrt_uart_isr,
+__attribute__((section(".vectors"), used)) const uintptr_t bnrt_vectors[16 + BNRT_IRQ_COUNT] = {
+    [0] = (uintptr_t)_estack,          [1] = (uintptr_t)Reset_Handler,
+    [2] = (uintptr_t)fault_handler,  /* NMI */
+    [3] = (uintptr_t)fault_handler,  /* HardFault */
+    [4] = (uintptr_t)fault_handler,  /* MemManage */
+    [5] = (uintptr_t)fault_handler,  /* BusFault */
+    [6] = (uintptr_t)fault_handler,  /* UsageFault */
+    [11] = (uintptr_t)fault_handler, /* SVCall */
+    [12] = (uintptr_t)fault_handler, /* DebugMonitor */
+    [14] = (uintptr_t)fault_handler, /* PendSV */
+    [15] = (uintptr_t)SysTick_Handler, [16 + BNRT_UART_IRQ] = (uintptr_t)bnrt_uart_isr,
 };
 
 /* A crash ends an emulator run with exit status 3 (the launcher reports it);
@@ -71,7 +68,7 @@ void port_exit(int code)
     register uint32_t r0 __asm__("r0") = 0x20u;
     register uint32_t *r1 __asm__("r1") = block;
 
-    block[0] = 0x20026u;   /* ADP_Stopped_ApplicationExit */
+    block[0] = 0x20026u; /* ADP_Stopped_ApplicationExit */
     block[1] = (uint32_t)code;
     __asm__ volatile("bkpt 0xAB" : "+r"(r0) : "r"(r1) : "memory");
 #else

@@ -17,12 +17,12 @@
 
 const bnrt_board_t bnrt_board = {
     "host-sim",
-    1000000000u,          /* clock_gettime nanoseconds */
+    1000000000u, /* clock_gettime nanoseconds */
     BNRT_COUNTER_TIME,
 };
 
-static int g_fd = -1;          /* the byte stream */
-static int g_listen = -1;      /* TCP mode: accept a new client when one leaves */
+static int g_fd = -1;     /* the byte stream */
+static int g_listen = -1; /* TCP mode: accept a new client when one leaves */
 static uint8_t g_buf[4096];
 static size_t g_have, g_next;
 
@@ -44,9 +44,15 @@ void bnrt_hal_init(void)
     /* host_main() opened the descriptor already. */
 }
 
-uint32_t bnrt_hal_counter(void) { return (uint32_t)now_ns(); }
+uint32_t bnrt_hal_counter(void)
+{
+    return (uint32_t)now_ns();
+}
 
-uint32_t bnrt_hal_millis(void) { return (uint32_t)(now_ns() / 1000000u); }
+uint32_t bnrt_hal_millis(void)
+{
+    return (uint32_t)(now_ns() / 1000000u);
+}
 
 static void reconnect(void)
 {
@@ -102,7 +108,7 @@ void bnrt_hal_write(const uint8_t *data, size_t len)
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
-            return;   /* the peer left: drop the answer, the read side reconnects */
+            return; /* the peer left: drop the answer, the read side reconnects */
         }
         data += n;
         len -= (size_t)n;

@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 {
     int use_poll = argc > 1 && strcmp(argv[argc - 1], "--poll") == 0;
 
-    signal(SIGPIPE, SIG_IGN);   /* a client leaving mid-answer is not fatal */
+    signal(SIGPIPE, SIG_IGN); /* a client leaving mid-answer is not fatal */
     argc -= use_poll;
     if (argc == 3 && strcmp(argv[1], "--tcp") == 0) {
         char *end;

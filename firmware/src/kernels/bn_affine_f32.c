@@ -22,8 +22,8 @@
 #define BNRT_FMAF fmaf
 #endif
 
-#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) && \
-    defined(__ARM_FEATURE_FMA) && !defined(BNRT_NO_ASM)
+#if defined(__GNUC__) && defined(__thumb2__) && defined(__ARM_FP) && (__ARM_FP & 4) \
+    && defined(__ARM_FEATURE_FMA) && !defined(BNRT_NO_ASM)
 /* Cortex-M4F/M7: four elements per iteration with multi-register VLDM/VSTM,
  * about 3 instructions per element instead of 6 (VFMA accumulates into its
  * destination, so C code needs a VMOV and a single load/store per element).
@@ -37,41 +37,39 @@ static uint32_t blocks_scalar(const float **in, float **out, uint32_t len, float
         return 0u;
     }
     if (fused) {
-        __asm__ volatile(
-            "1:\n\t"
-            "vldmia %[in]!, {s8-s11}\n\t"
-            "vmov.f32 s12, %[b]\n\t"
-            "vmov.f32 s13, %[b]\n\t"
-            "vmov.f32 s14, %[b]\n\t"
-            "vmov.f32 s15, %[b]\n\t"
-            "vfma.f32 s12, s8, %[a]\n\t"
-            "vfma.f32 s13, s9, %[a]\n\t"
-            "vfma.f32 s14, s10, %[a]\n\t"
-            "vfma.f32 s15, s11, %[a]\n\t"
-            "vstmia %[out]!, {s12-s15}\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 1b\n\t"
-            : [in] "+r"(*in), [out] "+r"(*out), [k] "+r"(k)
-            : [a] "t"(ac), [b] "t"(bc)
-            : "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "cc", "memory");
+        __asm__ volatile("1:\n\t"
+                         "vldmia %[in]!, {s8-s11}\n\t"
+                         "vmov.f32 s12, %[b]\n\t"
+                         "vmov.f32 s13, %[b]\n\t"
+                         "vmov.f32 s14, %[b]\n\t"
+                         "vmov.f32 s15, %[b]\n\t"
+                         "vfma.f32 s12, s8, %[a]\n\t"
+                         "vfma.f32 s13, s9, %[a]\n\t"
+                         "vfma.f32 s14, s10, %[a]\n\t"
+                         "vfma.f32 s15, s11, %[a]\n\t"
+                         "vstmia %[out]!, {s12-s15}\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 1b\n\t"
+                         : [in] "+r"(*in), [out] "+r"(*out), [k] "+r"(k)
+                         : [a] "t"(ac), [b] "t"(bc)
+                         : "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "cc", "memory");
     } else {
-        __asm__ volatile(
-            "1:\n\t"
-            "vldmia %[in]!, {s8-s11}\n\t"
-            "vmul.f32 s8, s8, %[a]\n\t"
-            "vmul.f32 s9, s9, %[a]\n\t"
-            "vmul.f32 s10, s10, %[a]\n\t"
-            "vmul.f32 s11, s11, %[a]\n\t"
-            "vadd.f32 s8, s8, %[b]\n\t"
-            "vadd.f32 s9, s9, %[b]\n\t"
-            "vadd.f32 s10, s10, %[b]\n\t"
-            "vadd.f32 s11, s11, %[b]\n\t"
-            "vstmia %[out]!, {s8-s11}\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 1b\n\t"
-            : [in] "+r"(*in), [out] "+r"(*out), [k] "+r"(k)
-            : [a] "t"(ac), [b] "t"(bc)
-            : "s8", "s9", "s10", "s11", "cc", "memory");
+        __asm__ volatile("1:\n\t"
+                         "vldmia %[in]!, {s8-s11}\n\t"
+                         "vmul.f32 s8, s8, %[a]\n\t"
+                         "vmul.f32 s9, s9, %[a]\n\t"
+                         "vmul.f32 s10, s10, %[a]\n\t"
+                         "vmul.f32 s11, s11, %[a]\n\t"
+                         "vadd.f32 s8, s8, %[b]\n\t"
+                         "vadd.f32 s9, s9, %[b]\n\t"
+                         "vadd.f32 s10, s10, %[b]\n\t"
+                         "vadd.f32 s11, s11, %[b]\n\t"
+                         "vstmia %[out]!, {s8-s11}\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 1b\n\t"
+                         : [in] "+r"(*in), [out] "+r"(*out), [k] "+r"(k)
+                         : [a] "t"(ac), [b] "t"(bc)
+                         : "s8", "s9", "s10", "s11", "cc", "memory");
     }
     return len & ~3u;
 }
@@ -84,43 +82,41 @@ static uint32_t blocks_vector(const float **in, float **out, const float **a, co
         return 0u;
     }
     if (fused) {
-        __asm__ volatile(
-            "1:\n\t"
-            "vldmia %[in]!, {s8-s11}\n\t"
-            "vldmia %[a]!, {s12-s15}\n\t"
-            "vldmia %[b]!, {s4-s7}\n\t"
-            "vfma.f32 s4, s8, s12\n\t"
-            "vfma.f32 s5, s9, s13\n\t"
-            "vfma.f32 s6, s10, s14\n\t"
-            "vfma.f32 s7, s11, s15\n\t"
-            "vstmia %[out]!, {s4-s7}\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 1b\n\t"
-            : [in] "+r"(*in), [out] "+r"(*out), [a] "+r"(*a), [b] "+r"(*b), [k] "+r"(k)
-            :
-            : "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
-              "cc", "memory");
+        __asm__ volatile("1:\n\t"
+                         "vldmia %[in]!, {s8-s11}\n\t"
+                         "vldmia %[a]!, {s12-s15}\n\t"
+                         "vldmia %[b]!, {s4-s7}\n\t"
+                         "vfma.f32 s4, s8, s12\n\t"
+                         "vfma.f32 s5, s9, s13\n\t"
+                         "vfma.f32 s6, s10, s14\n\t"
+                         "vfma.f32 s7, s11, s15\n\t"
+                         "vstmia %[out]!, {s4-s7}\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 1b\n\t"
+                         : [in] "+r"(*in), [out] "+r"(*out), [a] "+r"(*a), [b] "+r"(*b), [k] "+r"(k)
+                         :
+                         : "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",
+                           "s15", "cc", "memory");
     } else {
-        __asm__ volatile(
-            "1:\n\t"
-            "vldmia %[in]!, {s8-s11}\n\t"
-            "vldmia %[a]!, {s12-s15}\n\t"
-            "vldmia %[b]!, {s4-s7}\n\t"
-            "vmul.f32 s8, s8, s12\n\t"
-            "vmul.f32 s9, s9, s13\n\t"
-            "vmul.f32 s10, s10, s14\n\t"
-            "vmul.f32 s11, s11, s15\n\t"
-            "vadd.f32 s8, s8, s4\n\t"
-            "vadd.f32 s9, s9, s5\n\t"
-            "vadd.f32 s10, s10, s6\n\t"
-            "vadd.f32 s11, s11, s7\n\t"
-            "vstmia %[out]!, {s8-s11}\n\t"
-            "subs %[k], %[k], #1\n\t"
-            "bne 1b\n\t"
-            : [in] "+r"(*in), [out] "+r"(*out), [a] "+r"(*a), [b] "+r"(*b), [k] "+r"(k)
-            :
-            : "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15",
-              "cc", "memory");
+        __asm__ volatile("1:\n\t"
+                         "vldmia %[in]!, {s8-s11}\n\t"
+                         "vldmia %[a]!, {s12-s15}\n\t"
+                         "vldmia %[b]!, {s4-s7}\n\t"
+                         "vmul.f32 s8, s8, s12\n\t"
+                         "vmul.f32 s9, s9, s13\n\t"
+                         "vmul.f32 s10, s10, s14\n\t"
+                         "vmul.f32 s11, s11, s15\n\t"
+                         "vadd.f32 s8, s8, s4\n\t"
+                         "vadd.f32 s9, s9, s5\n\t"
+                         "vadd.f32 s10, s10, s6\n\t"
+                         "vadd.f32 s11, s11, s7\n\t"
+                         "vstmia %[out]!, {s8-s11}\n\t"
+                         "subs %[k], %[k], #1\n\t"
+                         "bne 1b\n\t"
+                         : [in] "+r"(*in), [out] "+r"(*out), [a] "+r"(*a), [b] "+r"(*b), [k] "+r"(k)
+                         :
+                         : "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14",
+                           "s15", "cc", "memory");
     }
     return len & ~3u;
 }
@@ -128,24 +124,23 @@ static uint32_t blocks_vector(const float **in, float **out, const float **a, co
 /* NHWC with a multiple of 4 channels, the whole tensor: the inner loop runs
  * over the channels in blocks of 4 and the outer loop restarts the parameter
  * pointers at every pixel (5 instructions per pixel, no parameter tiles). */
-#define BNRT_PIXEL_BLOCK(op)                                                        \
-    __asm__ volatile("2:\n\t"                                                       \
-                     "mov %[pa], %[a]\n\t"                                         \
-                     "mov %[pb], %[b]\n\t"                                         \
-                     "mov %[k], %[q]\n\t"                                          \
-                     "1:\n\t"                                                      \
-                     "vldmia %[in]!, {s8-s11}\n\t"                                 \
-                     "vldmia %[pa]!, {s12-s15}\n\t"                                \
-                     "vldmia %[pb]!, {s4-s7}\n\t" op                               \
-                     "subs %[k], %[k], #1\n\t"                                     \
-                     "bne 1b\n\t"                                                  \
-                     "subs %[px], %[px], #1\n\t"                                   \
-                     "bne 2b\n\t"                                                  \
-                     : [in] "+r"(in), [out] "+r"(out), [px] "+r"(pixels),           \
-                       [pa] "=&r"(pa), [pb] "=&r"(pb), [k] "=&r"(k)                  \
-                     : [a] "r"(a), [b] "r"(b), [q] "r"(quads)                        \
-                     : "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", \
-                       "s14", "s15", "cc", "memory")
+#define BNRT_PIXEL_BLOCK(op)                                                                  \
+    __asm__ volatile("2:\n\t"                                                                 \
+                     "mov %[pa], %[a]\n\t"                                                    \
+                     "mov %[pb], %[b]\n\t"                                                    \
+                     "mov %[k], %[q]\n\t"                                                     \
+                     "1:\n\t"                                                                 \
+                     "vldmia %[in]!, {s8-s11}\n\t"                                            \
+                     "vldmia %[pa]!, {s12-s15}\n\t"                                           \
+                     "vldmia %[pb]!, {s4-s7}\n\t" op "subs %[k], %[k], #1\n\t"                \
+                     "bne 1b\n\t"                                                             \
+                     "subs %[px], %[px], #1\n\t"                                              \
+                     "bne 2b\n\t"                                                             \
+                     : [in] "+r"(in), [out] "+r"(out), [px] "+r"(pixels), [pa] "=&r"(pa),     \
+                       [pb] "=&r"(pb), [k] "=&r"(k)                                           \
+                     : [a] "r"(a), [b] "r"(b), [q] "r"(quads)                                 \
+                     : "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", \
+                       "s15", "cc", "memory")
 
 static void blocks_pixels(const float *in, float *out, const float *a, const float *b,
                           uint32_t quads, uint32_t pixels, int fused)
@@ -223,9 +218,9 @@ static void row_vector(const float *in, float *out, uint32_t len, const float *a
     }
 }
 
-bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
-                                 uint32_t channels, uint32_t spatial, uint8_t layout,
-                                 const float *a, const float *b, uint8_t flags)
+bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch, uint32_t channels,
+                                 uint32_t spatial, uint8_t layout, const float *a, const float *b,
+                                 uint8_t flags)
 {
     size_t n;
     const int fused = (flags & BNRT_LAYER_FLAG_FMA) != 0u;

@@ -15,8 +15,8 @@ static int16_t sat16_64(int64_t v)
 }
 
 /* One channel's constants over `len` consecutive elements (NCHW rows). */
-static void row_one_channel(const int16_t *in, int16_t *out, uint32_t len, int32_t m,
-                            int64_t b, unsigned shift)
+static void row_one_channel(const int16_t *in, int16_t *out, uint32_t len, int32_t m, int64_t b,
+                            unsigned shift)
 {
     uint32_t i;
     if (shift >= 32u) {
@@ -32,8 +32,8 @@ static void row_one_channel(const int16_t *in, int16_t *out, uint32_t len, int32
 }
 
 /* Channel i's constants for element i (NHWC pixels). */
-static void row_all_channels(const int16_t *in, int16_t *out, uint32_t len,
-                             const int32_t *mult, const int64_t *bias, unsigned shift)
+static void row_all_channels(const int16_t *in, int16_t *out, uint32_t len, const int32_t *mult,
+                             const int64_t *bias, unsigned shift)
 {
     uint32_t i;
     if (shift >= 32u) {
@@ -48,13 +48,12 @@ static void row_all_channels(const int16_t *in, int16_t *out, uint32_t len,
     }
 }
 
-bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch,
-                                 uint32_t channels, uint32_t spatial, uint8_t layout,
-                                 const int32_t *mult, const int64_t *bias, uint8_t shift)
+bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch, uint32_t channels,
+                                 uint32_t spatial, uint8_t layout, const int32_t *mult,
+                                 const int64_t *bias, uint8_t shift)
 {
     size_t n;
-    bnrt_status_t st = bnrt_kernel_args(batch, channels, spatial, layout, in, out,
-                                        mult, bias, &n);
+    bnrt_status_t st = bnrt_kernel_args(batch, channels, spatial, layout, in, out, mult, bias, &n);
     if (st != BNRT_OK) {
         return st;
     }

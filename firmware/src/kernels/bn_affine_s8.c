@@ -18,13 +18,12 @@
 /* Cortex-M NHWC: the strided channel-by-channel loop from this many pixels on. */
 #define BNRT_S8_STRIDED_MIN_PIXELS 8u
 
-bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
-                                uint32_t channels, uint32_t spatial, uint8_t layout,
-                                const int32_t *mult, const int32_t *bias, uint8_t shift)
+bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch, uint32_t channels,
+                                uint32_t spatial, uint8_t layout, const int32_t *mult,
+                                const int32_t *bias, uint8_t shift)
 {
     size_t n;
-    bnrt_status_t st = bnrt_kernel_args(batch, channels, spatial, layout, in, out,
-                                        mult, bias, &n);
+    bnrt_status_t st = bnrt_kernel_args(batch, channels, spatial, layout, in, out, mult, bias, &n);
     if (st != BNRT_OK) {
         return st;
     }

@@ -18,11 +18,11 @@
 #endif
 
 /* Position of element e: its channel and its index among the channel's values. */
-static void locate(uint32_t e, uint32_t channels, uint32_t spatial, uint8_t layout,
-                   uint32_t *c, uint32_t *j)
+static void locate(uint32_t e, uint32_t channels, uint32_t spatial, uint8_t layout, uint32_t *c,
+                   uint32_t *j)
 {
     if (layout == BNRT_LAYOUT_NCHW) {
-        const uint32_t row = e / spatial;   /* n * channels + c */
+        const uint32_t row = e / spatial; /* n * channels + c */
         *c = row % channels;
         *j = (row / channels) * spatial + e % spatial;
     } else {
@@ -40,8 +40,8 @@ static float fma1(float x, float y, float z)
 
 static int bad_shape(uint32_t channels, uint32_t spatial, uint8_t layout)
 {
-    return channels == 0u || spatial == 0u ||
-           (layout != BNRT_LAYOUT_NCHW && layout != BNRT_LAYOUT_NHWC);
+    return channels == 0u || spatial == 0u
+           || (layout != BNRT_LAYOUT_NCHW && layout != BNRT_LAYOUT_NHWC);
 }
 
 bnrt_status_t bnrt_bn_train_accumulate_f32(const float *x, uint32_t first, uint32_t count,
@@ -84,8 +84,7 @@ bnrt_status_t bnrt_bn_train_accumulate_f32(const float *x, uint32_t first, uint3
     return BNRT_OK;
 }
 
-bnrt_status_t bnrt_bn_train_mean_f32(uint32_t channels, uint32_t n, const double *acc,
-                                     float *mean)
+bnrt_status_t bnrt_bn_train_mean_f32(uint32_t channels, uint32_t n, const double *acc, float *mean)
 {
     uint32_t c;
 
@@ -99,16 +98,16 @@ bnrt_status_t bnrt_bn_train_mean_f32(uint32_t channels, uint32_t n, const double
 bnrt_status_t bnrt_bn_train_update_f32(uint32_t channels, uint32_t n, const double *acc,
                                        const float *mean, double eps, double momentum,
                                        uint8_t flags, const float *weight, const float *bias,
-                                       float *running_mean, float *running_var,
-                                       float *a, float *b, float *scratch)
+                                       float *running_mean, float *running_var, float *a, float *b,
+                                       float *scratch)
 {
     const float m = (float)momentum;
     const float keep = 1.0f - m;
     const float nf = (float)n, n1f = (float)(n - 1u);
     uint32_t c;
 
-    if (acc == NULL || mean == NULL || weight == NULL || bias == NULL || running_mean == NULL ||
-        running_var == NULL || a == NULL || b == NULL || scratch == NULL)
+    if (acc == NULL || mean == NULL || weight == NULL || bias == NULL || running_mean == NULL
+        || running_var == NULL || a == NULL || b == NULL || scratch == NULL)
         return BNRT_ERR_ARG;
     if (n < 2u)
         return BNRT_ERR_BATCH;
@@ -154,14 +153,14 @@ bnrt_status_t bnrt_bn_train_apply_f32(const float *in, float *out, uint32_t firs
             run = spatial - e % spatial;
             if (run > count - done)
                 run = count - done;
-            st = bnrt_bn_affine_f32(in + done, out + done, 1u, 1u, run, BNRT_LAYOUT_NCHW,
-                                    a + c, b + c, kflags);
+            st = bnrt_bn_affine_f32(in + done, out + done, 1u, 1u, run, BNRT_LAYOUT_NCHW, a + c,
+                                    b + c, kflags);
         } else {
             run = channels - c;
             if (run > count - done)
                 run = count - done;
-            st = bnrt_bn_affine_f32(in + done, out + done, 1u, run, 1u, BNRT_LAYOUT_NHWC,
-                                    a + c, b + c, kflags);
+            st = bnrt_bn_affine_f32(in + done, out + done, 1u, run, 1u, BNRT_LAYOUT_NHWC, a + c,
+                                    b + c, kflags);
         }
         if (st != BNRT_OK)
             return st;

@@ -1,8 +1,8 @@
 #include "kernel_args.h"
 
-bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spatial,
-                               uint8_t layout, const void *in, const void *out,
-                               const void *p0, const void *p1, size_t *elements)
+bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spatial, uint8_t layout,
+                               const void *in, const void *out, const void *p0, const void *p1,
+                               size_t *elements)
 {
     size_t plane;
     *elements = 0;

@@ -7,9 +7,9 @@
 /* Validate the shape and pointers of a kernel call; on BNRT_OK, *elements is
  * batch*channels*spatial (no overflow).  Order: layout, channels, size_t
  * overflow, NULL pointers (only when *elements != 0). */
-bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spatial,
-                               uint8_t layout, const void *in, const void *out,
-                               const void *p0, const void *p1, size_t *elements);
+bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spatial, uint8_t layout,
+                               const void *in, const void *out, const void *p0, const void *p1,
+                               size_t *elements);
 
 /* NHWC with few channels: the per-pixel channel loop is too short to
  * vectorize (host) or to amortize the loop overhead (Cortex-M), so the f32 and
@@ -31,14 +31,14 @@ bnrt_status_t bnrt_kernel_args(uint32_t batch, uint32_t channels, uint32_t spati
     ((channels) <= BNRT_TILE_MAX_CHANNELS && (elements) >= BNRT_TILE_MIN_TILES * (size_t)(len))
 
 /* t0[j], t1[j] = p0[j % channels], p1[j % channels] for j < len, without a division. */
-#define BNRT_TILE_FILL(t0, t1, p0, p1, channels, len)                       \
-    do {                                                                    \
-        uint32_t j_, k_ = 0;                                                \
-        for (j_ = 0; j_ < (len); j_++) {                                    \
-            (t0)[j_] = (p0)[k_];                                            \
-            (t1)[j_] = (p1)[k_];                                            \
-            k_ = (k_ + 1u == (channels)) ? 0u : k_ + 1u;                    \
-        }                                                                   \
+#define BNRT_TILE_FILL(t0, t1, p0, p1, channels, len)    \
+    do {                                                 \
+        uint32_t j_, k_ = 0;                             \
+        for (j_ = 0; j_ < (len); j_++) {                 \
+            (t0)[j_] = (p0)[k_];                         \
+            (t1)[j_] = (p1)[k_];                         \
+            k_ = (k_ + 1u == (channels)) ? 0u : k_ + 1u; \
+        }                                                \
     } while (0)
 
 /* Saturation to a signed bit width: SSAT on ARMv6/7-M and later, a clamp elsewhere. */

@@ -75,12 +75,11 @@ static uint64_t shr_sticky(uint64_t v, int32_t t)
 }
 
 /* out[i * stride] = fmaf(in[i * stride], a, b) for i < len. */
-static void soft_fma_row(const float *in, float *out, uint32_t len, size_t stride, float a,
-                         float b)
+static void soft_fma_row(const float *in, float *out, uint32_t len, size_t stride, float a, float b)
 {
     const uint32_t ua = f32_bits(a), ub = f32_bits(b);
     const uint32_t ea = (ua >> 23) & 0xFFu, eb = (ub >> 23) & 0xFFu;
-    const uint32_t ma = (ua & 0x7FFFFFu) | 0x800000u;     /* a's significand */
+    const uint32_t ma = (ua & 0x7FFFFFu) | 0x800000u; /* a's significand */
     const uint32_t sa = ua & 0x80000000u, sb = ub & 0x80000000u;
     const int32_t eab = (int32_t)ea - 300; /* + x's exponent: the product's LSB exponent */
     /* b's significand (0 when b is zero: then any scale works) and LSB exponent */
@@ -109,12 +108,12 @@ static void soft_fma_row(const float *in, float *out, uint32_t len, size_t strid
         if (lp + 47 >= lb + 23) {                         /* product on top */
             X <<= 14;
             L = lp - 14;
-            sh = lb - L;                                  /* <= 38 */
+            sh = lb - L; /* <= 38 */
             Y = sh >= 0 ? (uint64_t)mb << sh : shr_sticky(mb, -sh);
-        } else {                                          /* b on top */
+        } else { /* b on top */
             Y = (uint64_t)mb << 38;
             L = lb - 38;
-            sh = lp - L;                                  /* <= 13 */
+            sh = lp - L; /* <= 13 */
             X = sh >= 0 ? X << sh : shr_sticky(X, -sh);
         }
         sign = (u ^ sa) & 0x80000000u;
@@ -133,16 +132,16 @@ static void soft_fma_row(const float *in, float *out, uint32_t len, size_t strid
         hi = (uint32_t)(S >> 32);
         lo = (uint32_t)S;
         n = hi != 0u ? 63 - __builtin_clz(hi) : 31 - __builtin_clz(lo);
-        E = n + L + 127;         /* biased exponent of the top bit */
+        E = n + L + 127; /* biased exponent of the top bit */
         if (E < 1 || E > 254) {
             *out = bnrt_fmaf_soft(*in, a, b); /* subnormal or far out of range */
             continue;
         }
-        if (n >= 56) {           /* the usual case: the 24 bits and the guard bit are in hi */
-            const uint32_t r = (uint32_t)n - 55u;         /* 1..7 */
+        if (n >= 56) { /* the usual case: the 24 bits and the guard bit are in hi */
+            const uint32_t r = (uint32_t)n - 55u; /* 1..7 */
             m = hi >> r;
             up = (hi >> (r - 1u)) & 1u & (((hi & ((1u << (r - 1u)) - 1u)) | lo | (m & 1u)) != 0u);
-        } else {                 /* cancellation: normalize the whole sum first */
+        } else { /* cancellation: normalize the whole sum first */
             S <<= 63 - n;
             hi = (uint32_t)(S >> 32);
             lo = (uint32_t)S;

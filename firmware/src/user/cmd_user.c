@@ -8,14 +8,14 @@
 #include "bnrt_hal.h"
 
 static struct {
-    float tensor[4][BNRT_USER_CHANNELS];   /* weight, bias, running_mean, running_var */
+    float tensor[4][BNRT_USER_CHANNELS]; /* weight, bias, running_mean, running_var */
     float x[BNRT_USER_ELEMENTS];
     float y[BNRT_USER_ELEMENTS];
     bnrt_user_bn_t bn;
-    bnrt_user_bn_s8_t bn_s8;                /* the same tensors and the quantization */
-    uint32_t channels;                      /* 0: no layer set up */
+    bnrt_user_bn_s8_t bn_s8; /* the same tensors and the quantization */
+    uint32_t channels;       /* 0: no layer set up */
     uint8_t flags;
-    uint8_t dtype;                          /* BNRT_DTYPE_F32 or BNRT_DTYPE_S8 */
+    uint8_t dtype; /* BNRT_DTYPE_F32 or BNRT_DTYPE_S8 */
 } user;
 
 static uint32_t rd32(const uint8_t *p)
@@ -52,7 +52,8 @@ static bnrt_status_t setup(const uint8_t *p, size_t n, uint8_t *out, size_t room
     *out_len = BNRT_USER_SETUP_RESPONSE_SIZE;
     if (flags > 0x0Fu || p[BNRT_USER_SETUP_OFF_RESERVED] != 0)
         return BNRT_ERR_ARG;
-    if (p[BNRT_USER_SETUP_OFF_DTYPE] != BNRT_DTYPE_F32 && p[BNRT_USER_SETUP_OFF_DTYPE] != BNRT_DTYPE_S8)
+    if (p[BNRT_USER_SETUP_OFF_DTYPE] != BNRT_DTYPE_F32
+        && p[BNRT_USER_SETUP_OFF_DTYPE] != BNRT_DTYPE_S8)
         return BNRT_ERR_DTYPE;
     if (channels == 0 || channels > BNRT_USER_CHANNELS)
         return BNRT_ERR_CHANNELS;
@@ -85,12 +86,13 @@ static int range_ok(uint32_t first, uint32_t count, uint32_t limit)
     return first <= limit && count <= limit - first;
 }
 
-static bnrt_status_t transfer(const uint8_t *p, size_t n, uint8_t *out, size_t room, size_t *out_len)
+static bnrt_status_t transfer(const uint8_t *p, size_t n, uint8_t *out, size_t room,
+                              size_t *out_len)
 {
     uint32_t phase = p[BNRT_USER_OFF_PHASE], tensor = p[BNRT_USER_OFF_TENSOR];
     uint32_t first = rd32(p + BNRT_USER_OFF_FIRST), count = rd32(p + BNRT_USER_OFF_COUNT);
     size_t data = n - BNRT_USER_SIZE;
-    size_t esize = user.dtype == BNRT_DTYPE_S8 ? 1u : 4u;   /* DATA and READ elements */
+    size_t esize = user.dtype == BNRT_DTYPE_S8 ? 1u : 4u; /* DATA and READ elements */
 
     if (p[BNRT_USER_OFF_RESERVED] != 0 || p[BNRT_USER_OFF_RESERVED + 1] != 0)
         return BNRT_ERR_ARG;
@@ -108,7 +110,8 @@ static bnrt_status_t transfer(const uint8_t *p, size_t n, uint8_t *out, size_t r
     if (phase == BNRT_USER_PHASE_DATA) {
         if (tensor != 0)
             return BNRT_ERR_ARG;
-        if (data % esize != 0 || data / esize != count || !range_ok(first, count, BNRT_USER_ELEMENTS))
+        if (data % esize != 0 || data / esize != count
+            || !range_ok(first, count, BNRT_USER_ELEMENTS))
             return BNRT_ERR_SHAPE;
         memcpy((uint8_t *)user.x + (size_t)first * esize, p + BNRT_USER_SIZE, data);
         return BNRT_OK;
@@ -158,15 +161,16 @@ static bnrt_status_t call(const uint8_t *p, size_t n, uint8_t *out, size_t room,
         return BNRT_ERR_ARG;
 #ifdef BNRT_USER_PROBE
     if (user.dtype != BNRT_DTYPE_F32)
-        return BNRT_ERR_UNSUPPORTED;      /* the probe registers f32 functions */
-    fn = bnrt_probe_lookup((uint32_t)p[BNRT_USER_CALL_OFF_LAYER] | ((uint32_t)p[BNRT_USER_CALL_OFF_LAYER + 1] << 8));
+        return BNRT_ERR_UNSUPPORTED; /* the probe registers f32 functions */
+    fn = bnrt_probe_lookup((uint32_t)p[BNRT_USER_CALL_OFF_LAYER]
+                           | ((uint32_t)p[BNRT_USER_CALL_OFF_LAYER + 1] << 8));
     if (fn == NULL)
         return BNRT_ERR_LAYER;
 #else
     fn = bnrt_user_entry_f32;
     fn_s8 = bnrt_user_entry_s8;
     if (user.dtype == BNRT_DTYPE_S8 ? fn_s8 == NULL : fn == NULL)
-        return BNRT_ERR_DTYPE;            /* the image holds a function of the other signature */
+        return BNRT_ERR_DTYPE; /* the image holds a function of the other signature */
 #endif
     batch = rd32(p + BNRT_USER_CALL_OFF_BATCH);
     spatial = rd32(p + BNRT_USER_CALL_OFF_SPATIAL);
@@ -178,7 +182,8 @@ static bnrt_status_t call(const uint8_t *p, size_t n, uint8_t *out, size_t room,
     memset(user.y, 0xFF, (size_t)total * sizeof(float));
     t0 = bnrt_hal_counter();
     if (user.dtype == BNRT_DTYPE_S8)
-        fn_s8(&user.bn_s8, (const int8_t *)(const void *)user.x, (int8_t *)(void *)user.y, batch, spatial);
+        fn_s8(&user.bn_s8, (const int8_t *)(const void *)user.x, (int8_t *)(void *)user.y, batch,
+              spatial);
     else
         fn(&user.bn, user.x, user.y, batch, spatial);
     t1 = bnrt_hal_counter();

@@ -85,16 +85,19 @@ int bnrt_probe_poll(uint32_t timeout_ms)
         srv.last_byte_ms = bnrt_hal_millis();
         event = bnrt_framer_push(&srv.framer, byte, &len, &error);
         if (event == BNRT_FRAMER_FRAME)
-            n = bnrt_cmd_handle(&srv.ctx, (const uint8_t *)srv.rx, len, (uint8_t *)srv.tx, sizeof srv.tx);
+            n = bnrt_cmd_handle(&srv.ctx, (const uint8_t *)srv.rx, len, (uint8_t *)srv.tx,
+                                sizeof srv.tx);
         else if (event == BNRT_FRAMER_ERROR)
-            n = bnrt_cmd_nak((uint8_t *)srv.tx, sizeof srv.tx, len > 1 ? ((uint8_t *)srv.rx)[1] : 0, error);
+            n = bnrt_cmd_nak((uint8_t *)srv.tx, sizeof srv.tx, len > 1 ? ((uint8_t *)srv.rx)[1] : 0,
+                             error);
         else
             continue;
         send_frame((const uint8_t *)srv.tx, n);
         answered++;
     }
-    if (bnrt_framer_busy(&srv.framer) && bnrt_hal_millis() - srv.last_byte_ms > BNRT_FRAME_TIMEOUT_MS)
-        bnrt_framer_reset(&srv.framer);     /* the sender stalled mid-frame */
+    if (bnrt_framer_busy(&srv.framer)
+        && bnrt_hal_millis() - srv.last_byte_ms > BNRT_FRAME_TIMEOUT_MS)
+        bnrt_framer_reset(&srv.framer); /* the sender stalled mid-frame */
     return answered;
 }
 

@@ -22,7 +22,7 @@
 #define BNRT_USER_CHANNELS 1024u
 #endif
 #ifndef BNRT_USER_ELEMENTS
-#define BNRT_USER_ELEMENTS 65536u     /* floats in each of the input and output buffers */
+#define BNRT_USER_ELEMENTS 65536u /* floats in each of the input and output buffers */
 #endif
 
 #ifdef BNRT_USER_PROBE
@@ -30,8 +30,8 @@
  * BN layer `layer`, or NULL. */
 bnrt_user_bn_f32_fn bnrt_probe_lookup(uint32_t layer);
 #else
-extern const bnrt_user_bn_f32_fn bnrt_user_entry_f32;   /* NULL in an s8 harness */
-extern const bnrt_user_bn_s8_fn bnrt_user_entry_s8;     /* NULL in an f32 harness */
+extern const bnrt_user_bn_f32_fn bnrt_user_entry_f32; /* NULL in an s8 harness */
+extern const bnrt_user_bn_s8_fn bnrt_user_entry_s8;   /* NULL in an f32 harness */
 #endif
 
 /* One USER request (payload p, n bytes) -> response payload in out (room

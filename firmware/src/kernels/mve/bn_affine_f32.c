@@ -24,8 +24,8 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define BLOCK 256u                 /* NHWC tile length; in-place copy block */
-#define FPSCR_FLUSHED 0x88u        /* IDC (bit 7) | UFC (bit 3) */
+#define BLOCK 256u          /* NHWC tile length; in-place copy block */
+#define FPSCR_FLUSHED 0x88u /* IDC (bit 7) | UFC (bit 3) */
 
 static inline void flags_clear(void)
 {
@@ -64,8 +64,8 @@ static void scalar_chan(const float *in, float *out, uint32_t len, float a, floa
     }
 }
 
-static void scalar_lanes(const float *in, float *out, uint32_t len, const float *a,
-                         const float *b, int fused)
+static void scalar_lanes(const float *in, float *out, uint32_t len, const float *a, const float *b,
+                         int fused)
 {
     uint32_t i;
     if (fused) {
@@ -82,23 +82,23 @@ static void scalar_lanes(const float *in, float *out, uint32_t len, const float 
 /* Hot loops: 8 elements per low-overhead-loop iteration (GCC 12 spends 7
  * more instructions per iteration on pointer copies).  q6/q7 accumulate x*0
  * (NaN when x is NaN or infinite) and are summed into nan[0..3]. */
-#define LOOP_BEGIN                                                            \
-    "vmov.i32 q6, #0\n\t"                                                     \
-    "vmov.i32 q7, #0\n\t"                                                     \
-    "wls lr, %[k], 2f\n"                                                      \
-    "1:\n\t"                                                                  \
-    "vldrw.u32 q1, [%[in], #16]\n\t"                                          \
-    "vldrw.u32 q0, [%[in]], #32\n\t"                                          \
-    "vfma.f32 q6, q0, %[z]\n\t"                                               \
+#define LOOP_BEGIN                   \
+    "vmov.i32 q6, #0\n\t"            \
+    "vmov.i32 q7, #0\n\t"            \
+    "wls lr, %[k], 2f\n"             \
+    "1:\n\t"                         \
+    "vldrw.u32 q1, [%[in], #16]\n\t" \
+    "vldrw.u32 q0, [%[in]], #32\n\t" \
+    "vfma.f32 q6, q0, %[z]\n\t"      \
     "vfma.f32 q7, q1, %[z]\n\t"
-#define LOOP_END                                                              \
-    "le lr, 1b\n"                                                             \
-    "2:\n\t"                                                                  \
-    "vadd.f32 q6, q6, q7\n\t"                                                 \
+#define LOOP_END              \
+    "le lr, 1b\n"             \
+    "2:\n\t"                  \
+    "vadd.f32 q6, q6, q7\n\t" \
     "vstrw.32 q6, [%[nan]]\n\t"
-#define LOOP_CLOBBER                                                          \
-    "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", \
-        "d12", "d13", "d14", "d15", "lr", "memory"
+#define LOOP_CLOBBER                                                                               \
+    "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14", \
+        "d15", "lr", "memory"
 
 static inline uint32_t bits(float f)
 {
@@ -109,16 +109,15 @@ static inline uint32_t bits(float f)
 
 /* y = f(x, a, b) for len elements with one channel's a, b: MVE, then the
  * last len % 4 in scalar.  Returns acc plus the sums of x*0. */
-static float32x4_t mve_chan(const float *in, float *out, uint32_t len, float a, float b,
-                            int fused, float32x4_t acc)
+static float32x4_t mve_chan(const float *in, float *out, uint32_t len, float a, float b, int fused,
+                            float32x4_t acc)
 {
     float nan[4];
     const float32x4_t va = vdupq_n_f32(a);
     const uint32_t k = len >> 3, z = 0u, ub = bits(b), ua = bits(a);
 
     if (fused) {
-        __asm__ volatile("vdup.32 q2, %[a]\n\t" LOOP_BEGIN
-                         "vfmas.f32 q0, q2, %[b]\n\t"
+        __asm__ volatile("vdup.32 q2, %[a]\n\t" LOOP_BEGIN "vfmas.f32 q0, q2, %[b]\n\t"
                          "vfmas.f32 q1, q2, %[b]\n\t"
                          "vstrw.32 q1, [%[out], #16]\n\t"
                          "vstrw.32 q0, [%[out]], #32\n\t" LOOP_END
@@ -131,8 +130,7 @@ static float32x4_t mve_chan(const float *in, float *out, uint32_t len, float a, 
             vst1q_f32(out, vfmasq_n_f32(x0, va, b));
         }
     } else {
-        __asm__ volatile("vdup.32 q2, %[a]\n\t" LOOP_BEGIN
-                         "vmul.f32 q0, q0, q2\n\t"
+        __asm__ volatile("vdup.32 q2, %[a]\n\t" LOOP_BEGIN "vmul.f32 q0, q0, q2\n\t"
                          "vmul.f32 q1, q1, q2\n\t"
                          "vadd.f32 q0, q0, %[b]\n\t"
                          "vadd.f32 q1, q1, %[b]\n\t"
@@ -153,32 +151,32 @@ static float32x4_t mve_chan(const float *in, float *out, uint32_t len, float a, 
 
 /* The same with per-element parameters: `tiles` repetitions of a[0..len),
  * b[0..len) over consecutive elements (len % 8 == 0 when tiles > 1). */
-#define LANES_BEGIN                                                           \
-    "vmov.i32 q6, #0\n\t"                                                     \
-    "vmov.i32 q7, #0\n"                                                       \
-    "3:\n\t"                                                                  \
-    "mov %[pa], %[a]\n\t"                                                     \
-    "mov %[pb], %[b]\n\t"                                                     \
-    "wls lr, %[k], 2f\n"                                                      \
-    "1:\n\t"                                                                  \
-    "vldrw.u32 q1, [%[in], #16]\n\t"                                          \
-    "vldrw.u32 q0, [%[in]], #32\n\t"                                          \
-    "vfma.f32 q6, q0, %[z]\n\t"                                               \
-    "vfma.f32 q7, q1, %[z]\n\t"                                               \
-    "vldrw.u32 q3, [%[pa], #16]\n\t"                                          \
-    "vldrw.u32 q2, [%[pa]], #32\n\t"                                          \
-    "vldrw.u32 q5, [%[pb], #16]\n\t"                                          \
+#define LANES_BEGIN                  \
+    "vmov.i32 q6, #0\n\t"            \
+    "vmov.i32 q7, #0\n"              \
+    "3:\n\t"                         \
+    "mov %[pa], %[a]\n\t"            \
+    "mov %[pb], %[b]\n\t"            \
+    "wls lr, %[k], 2f\n"             \
+    "1:\n\t"                         \
+    "vldrw.u32 q1, [%[in], #16]\n\t" \
+    "vldrw.u32 q0, [%[in]], #32\n\t" \
+    "vfma.f32 q6, q0, %[z]\n\t"      \
+    "vfma.f32 q7, q1, %[z]\n\t"      \
+    "vldrw.u32 q3, [%[pa], #16]\n\t" \
+    "vldrw.u32 q2, [%[pa]], #32\n\t" \
+    "vldrw.u32 q5, [%[pb], #16]\n\t" \
     "vldrw.u32 q4, [%[pb]], #32\n\t"
-#define LANES_END                                                             \
-    "vstrw.32 q5, [%[out], #16]\n\t"                                          \
-    "vstrw.32 q4, [%[out]], #32\n\t"                                          \
-    "le lr, 1b\n"                                                             \
-    "2:\n\t"                                                                  \
-    "subs %[t], %[t], #1\n\t"                                                 \
-    "bne 3b\n\t"                                                              \
-    "vadd.f32 q6, q6, q7\n\t"                                                 \
+#define LANES_END                    \
+    "vstrw.32 q5, [%[out], #16]\n\t" \
+    "vstrw.32 q4, [%[out]], #32\n\t" \
+    "le lr, 1b\n"                    \
+    "2:\n\t"                         \
+    "subs %[t], %[t], #1\n\t"        \
+    "bne 3b\n\t"                     \
+    "vadd.f32 q6, q6, q7\n\t"        \
     "vstrw.32 q6, [%[nan]]\n\t"
-#define LANES_OPERANDS                                                        \
+#define LANES_OPERANDS                                                            \
     : [in] "+r"(in), [out] "+r"(out), [t] "+r"(t), [pa] "=&r"(pa), [pb] "=&r"(pb) \
     : [k] "r"(k), [z] "r"(z), [a] "r"(a), [b] "r"(b), [nan] "r"(nan)          \
     : LOOP_CLOBBER, "cc"
@@ -192,15 +190,13 @@ static float32x4_t mve_lanes(const float *in, float *out, uint32_t tiles, uint32
     uint32_t t = tiles;
 
     if (fused) {
-        __asm__ volatile(LANES_BEGIN
-                         "vfma.f32 q4, q0, q2\n\t"
-                         "vfma.f32 q5, q1, q3\n\t" LANES_END LANES_OPERANDS);
+        __asm__ volatile(LANES_BEGIN "vfma.f32 q4, q0, q2\n\t"
+                                     "vfma.f32 q5, q1, q3\n\t" LANES_END LANES_OPERANDS);
     } else {
-        __asm__ volatile(LANES_BEGIN
-                         "vmul.f32 q0, q0, q2\n\t"
-                         "vmul.f32 q1, q1, q3\n\t"
-                         "vadd.f32 q4, q0, q4\n\t"
-                         "vadd.f32 q5, q1, q5\n\t" LANES_END LANES_OPERANDS);
+        __asm__ volatile(LANES_BEGIN "vmul.f32 q0, q0, q2\n\t"
+                                     "vmul.f32 q1, q1, q3\n\t"
+                                     "vadd.f32 q4, q0, q4\n\t"
+                                     "vadd.f32 q5, q1, q5\n\t" LANES_END LANES_OPERANDS);
     }
     acc = vaddq_f32(acc, vld1q_f32(nan));
     a += v;
@@ -262,7 +258,7 @@ static float32x4_t traverse(const float *in, float *out, uint32_t batch, uint32_
             }
         }
     } else {
-        const uint32_t unit = channels * (8u / gcd32(channels, 8u));   /* lcm(channels, 8) */
+        const uint32_t unit = channels * (8u / gcd32(channels, 8u)); /* lcm(channels, 8) */
         if (unit <= BLOCK) {
             float ta[BLOCK], tb[BLOCK];
             const uint32_t len = BNRT_TILE_LEN(BLOCK, unit);
@@ -301,8 +297,8 @@ static float32x4_t traverse(const float *in, float *out, uint32_t batch, uint32_
 }
 
 /* in != out: MVE, recomputed in scalar when anything was flushed or NaN. */
-static void affine(const float *in, float *out, uint32_t batch, uint32_t channels,
-                   uint32_t spatial, uint8_t layout, const float *a, const float *b, int fused)
+static void affine(const float *in, float *out, uint32_t batch, uint32_t channels, uint32_t spatial,
+                   uint8_t layout, const float *a, const float *b, int fused)
 {
     if (all_finite(a, b, channels)) {
         float32x4_t acc;
@@ -333,7 +329,7 @@ static void affine_in_place(float *io, uint32_t batch, uint32_t channels, uint32
             io += spatial;
         }
     } else if (channels <= BLOCK) {
-        const uint32_t per = BLOCK / channels;   /* pixels per block */
+        const uint32_t per = BLOCK / channels; /* pixels per block */
         size_t pixels = (size_t)batch * spatial;
         while (pixels != 0u) {
             const uint32_t p = pixels < per ? (uint32_t)pixels : per;
@@ -347,9 +343,9 @@ static void affine_in_place(float *io, uint32_t batch, uint32_t channels, uint32
     }
 }
 
-bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch,
-                                 uint32_t channels, uint32_t spatial, uint8_t layout,
-                                 const float *a, const float *b, uint8_t flags)
+bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch, uint32_t channels,
+                                 uint32_t spatial, uint8_t layout, const float *a, const float *b,
+                                 uint8_t flags)
 {
     size_t n;
     const int fused = (flags & BNRT_LAYER_FLAG_FMA) != 0u;

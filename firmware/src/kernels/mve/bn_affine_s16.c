@@ -16,7 +16,7 @@
 
 #include "../kernel_args.h"
 
-#define BLOCK 128u    /* NHWC tile length (elements) */
+#define BLOCK 128u /* NHWC tile length (elements) */
 
 static int16_t sat16_64(int64_t v)
 {
@@ -31,7 +31,6 @@ static void scalar_lanes(const int16_t *in, int16_t *out, uint32_t len, const in
         out[i] = sat16_64(((int64_t)in[i] * m[i * mstep] + b[i * mstep]) >> shift);
     }
 }
-
 
 /* One channel's mult, bias over len elements. */
 static void chan(const int16_t *in, int16_t *out, uint32_t len, int32_t m, int64_t b,
@@ -67,9 +66,8 @@ static void chan(const int16_t *in, int16_t *out, uint32_t len, int32_t m, int64
 
 /* `tiles` repetitions of per-element mult m[0..len), bias words bl/bh[0..len)
  * over consecutive elements (len % 4 == 0 when tiles > 1). */
-static void lanes(const int16_t *in, int16_t *out, uint32_t tiles, uint32_t len,
-                  const int32_t *m, const uint32_t *bl, const uint32_t *bh, const int64_t *b,
-                  unsigned shift)
+static void lanes(const int16_t *in, int16_t *out, uint32_t tiles, uint32_t len, const int32_t *m,
+                  const uint32_t *bl, const uint32_t *bh, const int64_t *b, unsigned shift)
 {
     const int32_t *pm;
     const uint32_t *pl, *ph;
@@ -102,22 +100,21 @@ static void lanes(const int16_t *in, int16_t *out, uint32_t tiles, uint32_t len,
                      "2:\n\t"
                      "subs %[t], %[t], #1\n\t"
                      "bne 3b\n\t"
-                     : [in] "+r"(in), [out] "+r"(out), [t] "+r"(t), [pm] "=&r"(pm),
-                       [pl] "=&r"(pl), [ph] "=&r"(ph)
+                     : [in] "+r"(in), [out] "+r"(out), [t] "+r"(t), [pm] "=&r"(pm), [pl] "=&r"(pl),
+                       [ph] "=&r"(ph)
                      : [k] "r"(k), [m] "r"(m), [bl] "r"(bl), [bh] "r"(bh), [one] "r"(one),
                        [j] "r"(j), [ns] "r"(ns)
-                     : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10",
-                       "d11", "d14", "d15", "lr", "cc", "memory");
+                     : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",
+                       "d14", "d15", "lr", "cc", "memory");
     scalar_lanes(in, out, len & 3u, m + v, b + v, 1u, shift);
 }
 
-bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch,
-                                 uint32_t channels, uint32_t spatial, uint8_t layout,
-                                 const int32_t *mult, const int64_t *bias, uint8_t shift)
+bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch, uint32_t channels,
+                                 uint32_t spatial, uint8_t layout, const int32_t *mult,
+                                 const int64_t *bias, uint8_t shift)
 {
     size_t n;
-    bnrt_status_t st = bnrt_kernel_args(batch, channels, spatial, layout, in, out,
-                                        mult, bias, &n);
+    bnrt_status_t st = bnrt_kernel_args(batch, channels, spatial, layout, in, out, mult, bias, &n);
     if (st != BNRT_OK) {
         return st;
     }
@@ -181,8 +178,8 @@ bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch
             lanes(in, out, (uint32_t)tiles, len, tm, tl, th, tb, shift);
         }
         if (n != tiles * len) {
-            lanes(in + tiles * len, out + tiles * len, 1u, (uint32_t)(n - tiles * len), tm, tl,
-                  th, tb, shift);
+            lanes(in + tiles * len, out + tiles * len, 1u, (uint32_t)(n - tiles * len), tm, tl, th,
+                  tb, shift);
         }
     }
     return BNRT_OK;

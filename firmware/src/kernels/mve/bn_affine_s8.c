@@ -15,11 +15,10 @@
 
 #include "../kernel_args.h"
 
-#define BLOCK 256u    /* NHWC tile length (elements) */
+#define BLOCK 256u /* NHWC tile length (elements) */
 
 /* y[i] for i < len with one channel's m, b.  8 elements per iteration. */
-static void chan(const int8_t *in, int8_t *out, uint32_t len, int32_t m, int32_t b,
-                 int32_t sh)
+static void chan(const int8_t *in, int8_t *out, uint32_t len, int32_t m, int32_t b, int32_t sh)
 {
     const uint32_t k = len >> 3;
     uint32_t i;
@@ -48,8 +47,8 @@ static void chan(const int8_t *in, int8_t *out, uint32_t len, int32_t m, int32_t
 }
 
 /* y[i] for i < len with per-element m[i], b[i]. */
-static void lanes(const int8_t *in, int8_t *out, uint32_t len, const int32_t *m,
-                  const int32_t *b, int32_t sh)
+static void lanes(const int8_t *in, int8_t *out, uint32_t len, const int32_t *m, const int32_t *b,
+                  int32_t sh)
 {
     const uint32_t k = len >> 3;
     uint32_t i;
@@ -76,21 +75,20 @@ static void lanes(const int8_t *in, int8_t *out, uint32_t len, const int32_t *m,
                      "2:\n\t"
                      : [in] "+r"(in), [out] "+r"(out), [m] "+r"(m), [b] "+r"(b)
                      : [k] "r"(k), [sh] "r"(sh)
-                     : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10",
-                       "d11", "lr", "memory");
+                     : "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11",
+                       "lr", "memory");
     for (i = 0; i < (len & 7u); i++) {
         out[i] = BNRT_SAT8((in[i] * m[i] + b[i]) >> (24 - sh));
     }
 }
 
-bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
-                                uint32_t channels, uint32_t spatial, uint8_t layout,
-                                const int32_t *mult, const int32_t *bias, uint8_t shift)
+bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch, uint32_t channels,
+                                uint32_t spatial, uint8_t layout, const int32_t *mult,
+                                const int32_t *bias, uint8_t shift)
 {
     size_t n;
     int32_t sh;
-    bnrt_status_t st = bnrt_kernel_args(batch, channels, spatial, layout, in, out,
-                                        mult, bias, &n);
+    bnrt_status_t st = bnrt_kernel_args(batch, channels, spatial, layout, in, out, mult, bias, &n);
     if (st != BNRT_OK) {
         return st;
     }
@@ -100,7 +98,7 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch,
     if (n == 0u) {
         return BNRT_OK;
     }
-    sh = 24 - (int32_t)shift;   /* VQSHL amount; the scalar tails shift by 24 - sh */
+    sh = 24 - (int32_t)shift; /* VQSHL amount; the scalar tails shift by 24 - sh */
     if (layout == BNRT_LAYOUT_NCHW) {
         uint32_t i, c;
         for (i = 0; i < batch; i++) {
