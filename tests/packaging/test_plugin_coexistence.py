@@ -24,7 +24,10 @@ def run_pytest(project: Path, *args, timeout=300, extra_env=None, import_project
     path = [str(project)] * import_project + [str(ROOT)]
     path += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     env = dict(os.environ, **(extra_env or {}), PYTHONPATH=os.pathsep.join(path))
-    return subprocess.run([sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+    # -p no:labgrid: with labgrid installed too (the farm extra), labgrid's `target` fixture, which
+    # pytest-embedded's autouse fixture requests, skips every test without --lg-env (docs/pytest.md).
+    return subprocess.run([sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:labgrid",
+                           *args],
                           cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
 
 

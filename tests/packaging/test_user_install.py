@@ -144,7 +144,7 @@ def test_a_user_projects_hil_test_through_the_plugin(installed):
         toml = project / "boards" / "my-m4" / "board.toml"
         toml.write_text(toml.read_text().replace('name = "qemu-mps2-an386"', 'name = "my-m4"'))
         boards += ",my-m4"
-    args = ["-W", "ignore"]
+    args = ["-W", "ignore", "-p", "no:labgrid"]      # see docs/pytest.md: labgrid next to pytest-embedded
     if importlib.util.find_spec("pytest_embedded"):           # the test extra has it: it must coexist
         assert _has(installed, "pytest_embedded")
         args += ["-p", "pytest_embedded"]

@@ -7,7 +7,6 @@ void my_bn(const bnrt_user_bn_t *bn, const float *x, float *y, uint32_t batch, u
     uint32_t total = batch * bn->channels * spatial;
     for (uint32_t i = 0; i < total; i++) {
         uint32_t c = i % bn->channels;
-        y[i] = (x[i] - bn->running_mean[c]) / sqrtf(bn->running_var[c] + bn->eps) * bn->weight[c]
-               + bn->bias[c];
+        y[i] = (x[i] - bn->running_mean[c]) / sqrtf(bn->running_var[c] + bn->eps) * bn->weight[c] + bn->bias[c];
     }
 }

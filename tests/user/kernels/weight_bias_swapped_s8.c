@@ -2,8 +2,7 @@
 #include <math.h>
 #include "bnrt_user.h"
 
-void my_bn(const bnrt_user_bn_s8_t *bn, const int8_t *x, int8_t *y, uint32_t batch,
-           uint32_t spatial)
+void my_bn(const bnrt_user_bn_s8_t *bn, const int8_t *x, int8_t *y, uint32_t batch, uint32_t spatial)
 {
     uint32_t C = bn->channels;
     for (uint32_t n = 0; n < batch; n++)
@@ -11,11 +10,7 @@ void my_bn(const bnrt_user_bn_s8_t *bn, const int8_t *x, int8_t *y, uint32_t bat
             for (uint32_t s = 0; s < spatial; s++) {
                 uint32_t i = (n * C + c) * spatial + s;
                 float xr = (float)(x[i] - bn->in_zero_point) * bn->in_scale;
-                float q = roundf(((xr - bn->running_mean[c]) / sqrtf(bn->running_var[c] + bn->eps)
-                                      * bn->bias[c]
-                                  + bn->weight[c])
-                                 / bn->out_scale)
-                          + (float)bn->out_zero_point;
+                float q = roundf(((xr - bn->running_mean[c]) / sqrtf(bn->running_var[c] + bn->eps) * bn->bias[c] + bn->weight[c]) / bn->out_scale) + (float)bn->out_zero_point;
                 y[i] = (int8_t)(q < -128.0f ? -128.0f : q > 127.0f ? 127.0f : q);
             }
 }
