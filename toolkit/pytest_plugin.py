@@ -91,6 +91,12 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "hil(boards=None): hardware-in-the-loop test; runs on "
                                        "--bnrt-board, else on `boards` (names or kinds), else host-sim")
     ports(config)                  # a malformed --bnrt-port is a usage error before collection
+    pm = config.pluginmanager
+    if pm.has_plugin("labgrid") and pm.has_plugin("pytest_embedded") and not config.getoption("lg_env", None):
+        config.issue_config_time_warning(pytest.PytestConfigWarning(
+            "labgrid's and pytest-embedded's plugins are both active without --lg-env: labgrid's "
+            "`target` fixture, which pytest-embedded requests for every test, skips them all; "
+            "run with -p no:labgrid (docs/pytest.md)"), stacklevel=2)
     if config.getoption("bnrt_boards_path"):
         from .boards import use_boards_path
         use_boards_path(config.getoption("bnrt_boards_path"))

@@ -66,6 +66,10 @@ def work(tmp_path_factory):
     (d / "garbage.bnm").write_bytes(b"BNMF" + b"\0" * 10)
     (d / "not_a_model.bnm").write_bytes(b"hello")
     (d / "adir").mkdir()
+    (d / "m.c").write_text("const unsigned char model[] = {0};\n")
+    (d / "k.c").write_text('#include "bnrt_user.h"\nvoid my_bn(const bnrt_user_bn_t *bn, const float *x, float *y, '
+                           'uint32_t batch, uint32_t spatial) { (void)bn; (void)x; (void)y; (void)batch; '
+                           '(void)spatial; }\n')
     assert main(["export", f"{d / 'models.py'}:good", "-o", str(d / "m.bnm")]) == 0
     torch = pytest.importorskip("torch")
     from torch import nn
@@ -85,7 +89,10 @@ CASES = [
     ("inspect garbage blob", ["inspect", "{d}/garbage.bnm"], InputError, ["invalid model file"]),
     ("inspect sys.exit at import", ["inspect", "{d}/exits.py:build"], InputError, ["SystemExit"]),
     ("inspect sys.exit in factory", ["inspect", "{d}/models.py:exits"], InputError, ["SystemExit"]),
+    ("inspect a C file", ["inspect", "{d}/m.c"], InputError, ["not a model", "!--allow-pickle"]),
     # export
+    ("export module without factory", ["export", "toolkit.examples.tiny", "-o", "{d}/o.bnm"], InputError,
+     ["no factory", "toolkit.examples.tiny:build"]),
     ("export missing model", ["export", "{d}/nope.py:good", "-o", "{d}/o.bnm"], InputError, ["not found"]),
     ("export -o missing folder", ["export", M, "-o", NOFOLDER + ".bnm"], InputError, ["does not exist"]),
     ("export -o a directory", ["export", M, "-o", "{d}/adir"], InputError, ["directory"]),
@@ -121,6 +128,11 @@ CASES = [
      ModelError, ["bfloat16"]),
     ("verify torchscript", ["verify", "{d}/m.ts", "--inputs", X], ModelError, ["TorchScript", ".pt2", "!--ranges"]),
     ("verify sys.exit at import", ["verify", "{d}/exits.py:build", "--inputs", X], InputError, ["SystemExit"]),
+    ("verify --kernel no such function", [*VERIFY, "--kernel", "{d}/k.c:nosuch"], InputError,
+     ["defines no function nosuch"]),
+    ("verify --kernel s16", [*VERIFY, "--kernel", "{d}/k.c:my_bn", "--dtype", "s16"], InputError, ["not s16"]),
+    ("verify --kernel nhwc", [*VERIFY, "--kernel", "{d}/k.c:my_bn", "--layout", "nhwc"], InputError,
+     ["--layout nhwc", "!--no-upload"]),
     # simulate
     ("simulate missing model", ["simulate", "{d}/nope.bnm", "--input", X, "-o", "{d}/y.npy"], InputError, []),
     ("simulate garbage model", ["simulate", "{d}/garbage.bnm", "--input", X, "-o", "{d}/y.npy"],

@@ -86,7 +86,7 @@ def _main(argv) -> int:
     except click.UsageError as e:
         from ..display import plain
         where = f"toolkit {e.ctx.info_name}" if e.ctx is not None and e.ctx.parent is not None else "toolkit"
-        click.echo(f"error: {plain(e.format_message())}; see `{where} --help`", err=True)
+        click.echo(f"error: {plain(e.format_message().rstrip('.'))}; see `{where} --help`", err=True)
         return e.exit_code
     except click.ClickException as e:
         e.show()

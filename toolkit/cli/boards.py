@@ -3,6 +3,7 @@ with where each came from."""
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -50,7 +51,7 @@ def command(as_json):
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)   # logs and pipes: no 80-column folding
     wide = console.width >= 140    # descriptions only where they fit
     table = Table(title="Boards (<name>/board.toml)")
     for col in ("Name", "Kind", "CPU", "FPU", "UART", "Counter", "Emulated", "From"):

@@ -127,9 +127,13 @@ def command(model, board, port, retries, timeout, dtype, layout, inputs, samples
     if kernel:
         from ..verify import kernel as user_kernel
         from ..verify import kernel_compare
-        if dtype == "s16" or layout != "nchw" or sizes or no_upload:
-            raise InputError("--kernel checks an f32 or s8 NCHW function, once per layer",
-                             "drop --layout, --batch-sizes and --no-upload; use --dtype f32 or s8")
+        if dtype == "s16":
+            raise InputError("--kernel has an f32 and an s8 signature (bnrt_user.h), not s16", "use --dtype f32 or s8")
+        extra = [o for o, given in (("--layout nhwc", layout != "nchw"), ("--batch-sizes", bool(sizes)),
+                                    ("--no-upload", no_upload)) if given]
+        if extra:
+            raise InputError(f"--kernel checks an NCHW function once per layer: {', '.join(extra)} does not apply",
+                             f"drop {', '.join(extra)}")
         spec = user_kernel.probe_label(kernel) if port and ":" not in kernel else user_kernel.parse_kernel(kernel)
     loaded = load_model(model, weights=weights, allow_pickle=allow_pickle)
     x = load_inputs(inputs, samples, seed, input_shape, loaded)

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from ..errors import InputError
 
 _SPEC_FIX = "give path/to/file.py:factory, package.module:factory, a TorchScript file or a .pt2 file"
+# Files a user may pass by mistake: not archives, never worth an unpickling hint.
+NOT_MODELS = {".c", ".h", ".bnm", ".npy", ".npz", ".py", ".json", ".txt", ".csv", ".md"}
 
 
 @dataclass
@@ -68,6 +70,9 @@ def load_model(spec: str, weights: str | None = None, allow_pickle: bool = False
         if weights:
             _load_weights(loaded.model, weights)
         return loaded
+    if all(part.isidentifier() for part in spec.split(".")) and not path.exists():
+        raise InputError(f"MODEL {spec!r} names no factory function",
+                         f"write it as module:factory, e.g. {spec}:build")
     if path.suffix or "/" in spec or "\\" in spec:
         raise InputError(f"model file not found: {spec}", "check the path")
     raise InputError(f"malformed MODEL {spec!r}", _SPEC_FIX)
@@ -165,6 +170,9 @@ def _load_file(path: Path, allow_pickle: bool) -> LoadedModel:
             return LoadedModel(torch.jit.load(str(path), map_location="cpu"), "torchscript", str(path))
     except Exception as e:
         raise InputError(f"cannot load {path}: {_first_line(e)}", "check that the file is complete") from None
+    if path.suffix.lower() in NOT_MODELS:
+        raise InputError(f"{path} is not a model ({path.suffix} file)",
+                         "give file.py:factory, a TorchScript archive or a torch.export .pt2 archive")
     if not allow_pickle:
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)

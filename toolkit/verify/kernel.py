@@ -56,6 +56,13 @@ def parse_kernel(text: str) -> Kernel:
     src = Path(path)
     if not src.is_file():
         raise InputError(f"kernel source {path} does not exist", "give the path of your .c file")
+    try:
+        code = src.read_text(errors="replace")
+    except OSError as e:
+        raise InputError(f"cannot read kernel source {path}: {e.strerror or e}", "check the path") from None
+    if not re.search(rf"\b{re.escape(name)}\s*\(", code):
+        raise InputError(f"{path} defines no function {name}",
+                         f"give the name of your BN function: --kernel {path}:NAME")
     return Kernel(src.resolve(), name, text)
 
 
