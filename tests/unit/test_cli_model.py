@@ -133,6 +133,7 @@ def test_export_summary_and_train_mode_warning(capsys, tmp_path, models):
     got, stdout, err = run(capsys, "export", f"{models}:train_mode", "-o", out, "--no-fma")
     assert got == 0
     assert "warning: the model is in train mode" in err and "eval-mode semantics" in err
+    assert err.count("train mode") == 1                     # one warning, naming every layer
     assert "2 layers" in stdout and f"{out.stat().st_size} bytes" in stdout and "bytes/channel" in stdout
     layers = read_model(out.read_bytes()).layers
     assert [l.name for l in layers] == ["1", "3"] and not any(l.fused for l in layers)

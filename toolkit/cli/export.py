@@ -113,4 +113,5 @@ def command(model, output, dtype, layout, calib, ranges, weights, allow_pickle, 
                f"{dtype} {layout}, {fma_text}")
     for layer in result.layers:
         for w in layer.warnings:
-            click.echo(f"warning: layer {layer.name!r}: {w}", err=True)
+            if not w.startswith("train mode"):      # the one train-mode warning above names every layer
+                click.echo(f"warning: layer {layer.name!r}: {w}", err=True)
