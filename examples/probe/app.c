@@ -3,10 +3,12 @@
  *
  *   make -C firmware user-app BOARD=qemu-mps2-an386 APP_SRCS=$PWD/examples/probe/app.c USER_OUT=/tmp/app
  *   toolkit verify examples/probe/model.py:build --kernel probe --port <the board's serial URL>
+ *   toolkit verify examples/probe/model.py:build --port <the same URL>   (the runtime's kernels)
  *
  * It registers two BN functions: a bit-exact one for the model's first BN
  * layer and, for every other layer, one that forgets eps (on purpose: verify
- * names that mistake).  Its main loop does its own work and serves the probe. */
+ * names that mistake).  Its main loop does its own work and serves the whole
+ * protocol, USER included, through one bnrt_cmd_poll(). */
 #include <math.h>
 #include <stdint.h>
 
@@ -39,13 +41,15 @@ static void head_bn(const bnrt_user_bn_t *bn, const float *x, float *y, uint32_t
 }
 
 static volatile uint32_t work_done;
+static bnrt_server_t server; /* static: two model slots and two frame buffers */
 
 int main(void)
 {
     bnrt_probe_register(0, stem_bn);
     bnrt_probe_register(BNRT_PROBE_ANY, head_bn);
+    bnrt_server_init(&server);
     for (;;) {
-        work_done++; /* the application's own work */
-        bnrt_probe_poll(10);
+        work_done++;            /* the application's own work */
+        bnrt_cmd_poll(&server); /* INFO, LOAD, RUN and USER; never waits */
     }
 }

@@ -8,7 +8,8 @@
 #        [USER_CHANNELS=N USER_ELEMENTS=N] -> DIR/firmware.elf
 #   make user-app BOARD=qemu-... APP_SRCS="main.c ..." USER_OUT=DIR [USER_CFLAGS=...]
 #        -> DIR/firmware.elf: your application with the probe library
-#        (include/bnrt_probe.h) serving the USER command from its own loop
+#        (include/bnrt_probe.h); its bnrt_cmd_poll() loop answers the protocol
+#        and the USER command
 #
 # USER_ENTRY is a file the toolkit writes: it #includes the user's source and
 # defines `bnrt_user_entry_f32 = NAME`, so a wrong signature fails to compile.
@@ -96,10 +97,13 @@ $(PROBE_OBJDIR)/%.o: $(ARM_ROOT)/%.c $(ARM_CONFIG) $(FW_DIR)/mk/user.mk
 	@$(ARM_CC) $(ARM_CFLAGS) $(call arm_opt,$<) $(call user_defs,$(USER_CHANNELS),$(USER_ELEMENTS)) \
 	    -DBNRT_USER_PROBE=1 -MMD -MP -c $< -o $@
 
+# The application sees the image's configuration (BNRT_DEFS, ARM_DEFS): the
+# layout of the bnrt_server_t it keeps must match the library's.
 define app_rule
-$(USER_OUT)/app/$(basename $(notdir $(1))).o: $(1)
+$(USER_OUT)/app/$(basename $(notdir $(1))).o: $(1) $(ARM_CONFIG) $(FW_DIR)/mk/user.mk
 	@mkdir -p $$(@D)
-	@$(ARM_CC) $(ARM_ARCH_FLAGS) -ffunction-sections -fdata-sections $(USER_CODE_FLAGS) -MMD -MP -c $$< -o $$@
+	@$(ARM_CC) $(ARM_ARCH_FLAGS) -ffunction-sections -fdata-sections $(BNRT_DEFS) $(ARM_DEFS) \
+	    $(USER_CODE_FLAGS) -MMD -MP -c $$< -o $$@
 endef
 $(foreach s,$(APP_SRCS),$(eval $(call app_rule,$(s))))
 

@@ -330,7 +330,6 @@ size_t bnrt_cmd_handle(bnrt_cmd_ctx_t *ctx, const uint8_t *req, size_t req_len, 
     return finish(resp, (uint8_t)(cmd | BNRT_RESPONSE_BIT), seq, st, io.out_len);
 }
 
-#ifndef BNRT_USER_PROBE /* a probe build's bnrt_main() runs the application (src/user/probe.c) */
 /* COBS-encode block by block straight to the UART: no second frame buffer. */
 static void send_frame(const uint8_t *frame, size_t len)
 {
@@ -391,6 +390,7 @@ size_t bnrt_cmd_poll(bnrt_server_t *s)
     return count;
 }
 
+#ifndef BNRT_USER_PROBE /* a probe build's bnrt_main() runs the application (src/user/probe.c) */
 void bnrt_main(void)
 {
     static bnrt_server_t server;

@@ -1,9 +1,12 @@
 """Your own application as the board: examples/probe/app.c links the probe
 library, registers a bit-exact BN function for layer 0 and one that forgets
-eps for the others, and serves verify from its own main loop in QEMU
-(qemu-mps2-an386); `verify --kernel probe --port URL` checks it."""
+eps for the others, and serves the protocol from its own main loop with
+bnrt_cmd_poll() in QEMU (qemu-mps2-an386): `verify --kernel probe --port URL`
+checks its functions, a plain `verify --port URL` the runtime's kernels, on
+the same running image."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 import shutil
@@ -50,3 +53,18 @@ def test_cli_against_the_running_application(app_board):
                        env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300, check=False)
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "mid: eps_missing (all channels)" in r.stdout and "head: eps_missing" in r.stdout
+
+
+def test_same_loop_answers_the_normal_protocol(app_board, tmp_path):
+    """One bnrt_cmd_poll() serves both: besides the USER probe, a normal verify
+    uploads the model (LOAD) and runs it with the runtime's kernels (RUN)."""
+    report = tmp_path / "report.json"
+    r = subprocess.run([sys.executable, "-m", "toolkit", "verify", "model.py:build", "--board", BOARD,
+                        "--port", app_board.url, "--report", str(report)], capture_output=True, text=True,
+                       cwd=EXAMPLE, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    result = json.loads(report.read_text())
+    assert result["board_info"]["name"] == BOARD and result["uploaded"]
+    names = [e["name"] for e in result["layers"]]
+    assert names == ["stem", "mid", "head"]
+    assert all(e["pass"] and e["bit_exact"] for e in result["layers"])
