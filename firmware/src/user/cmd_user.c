@@ -92,7 +92,7 @@ static bnrt_status_t transfer(const uint8_t *p, size_t n, uint8_t *out, size_t r
     uint32_t phase = p[BNRT_USER_OFF_PHASE], tensor = p[BNRT_USER_OFF_TENSOR];
     uint32_t first = rd32(p + BNRT_USER_OFF_FIRST), count = rd32(p + BNRT_USER_OFF_COUNT);
     size_t data = n - BNRT_USER_SIZE;
-    size_t esize = user.dtype == BNRT_DTYPE_S8 ? 1u : 4u; /* DATA and READ elements */
+    size_t esize = BNRT_DTYPE_SIZE(user.dtype); /* DATA and READ elements */
 
     if (p[BNRT_USER_OFF_RESERVED] != 0 || p[BNRT_USER_OFF_RESERVED + 1] != 0)
         return BNRT_ERR_ARG;
@@ -117,7 +117,8 @@ static bnrt_status_t transfer(const uint8_t *p, size_t n, uint8_t *out, size_t r
         return BNRT_OK;
     }
     /* PARAM */
-    if (data % 4u != 0 || data / 4u != count)
+    if (data % BNRT_DTYPE_SIZE_F32 != 0
+        || data / BNRT_DTYPE_SIZE_F32 != count) /* parameters are f32 */
         return BNRT_ERR_SHAPE;
     if (user.channels == 0)
         return BNRT_ERR_ARG;
