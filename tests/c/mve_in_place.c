@@ -68,7 +68,7 @@ static int one_case(uint8_t layout, uint32_t batch, uint32_t channels, uint32_t 
 void bnrt_main(void)
 {
     static const uint32_t shapes[][3] = {{1, 3, 300}, {2, 9, 7},   {1, 1, 1000}, {2, 70, 20},
-                                         {1, 300, 9}, {3, 4, 250}, {1, 2, 1}};
+                                         {1, 300, 9}, {3, 4, 250}, {1, 2, 1},    {40, 17, 1}};
     int failed = 0, odd;
     uint32_t s;
     uint8_t layout, flags;

@@ -353,6 +353,9 @@ bnrt_status_t bnrt_bn_affine_f32(const float *in, float *out, uint32_t batch, ui
     if (st != BNRT_OK || n == 0u) {
         return st;
     }
+    if (spatial == 1u) {
+        layout = BNRT_LAYOUT_NHWC; /* (N, C): the same memory as NHWC, run as N pixels */
+    }
     if (in == out) {
         affine_in_place(out, batch, channels, spatial, layout, a, b, fused);
     } else {

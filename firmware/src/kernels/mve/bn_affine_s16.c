@@ -124,6 +124,9 @@ bnrt_status_t bnrt_bn_affine_s16(const int16_t *in, int16_t *out, uint32_t batch
     if (n == 0u) {
         return BNRT_OK;
     }
+    if (spatial == 1u) {
+        layout = BNRT_LAYOUT_NHWC; /* (N, C): the same memory as NHWC, run as N pixels */
+    }
     if (layout == BNRT_LAYOUT_NCHW) {
         uint32_t i, c;
         for (i = 0; i < batch; i++) {

@@ -98,6 +98,9 @@ bnrt_status_t bnrt_bn_affine_s8(const int8_t *in, int8_t *out, uint32_t batch, u
     if (n == 0u) {
         return BNRT_OK;
     }
+    if (spatial == 1u) {
+        layout = BNRT_LAYOUT_NHWC; /* (N, C): the same memory as NHWC, run as N pixels */
+    }
     sh = 24 - (int32_t)shift; /* VQSHL amount; the scalar tails shift by 24 - sh */
     if (layout == BNRT_LAYOUT_NCHW) {
         uint32_t i, c;
