@@ -7,27 +7,6 @@ import random
 import time
 
 
-def best_time(fn, min_time: float = 0.02, repeats: int = 5, max_loops: int = 1 << 20) -> float:
-    """Seconds per call of `fn()`: best of `repeats` loops of >= `min_time`."""
-    fn()                      # warm caches, allocate, page in
-    loops = 1
-    while True:
-        t0 = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        dt = time.perf_counter() - t0
-        if dt >= min_time or loops >= max_loops:
-            break
-        loops = min(max_loops, max(loops * 2, int(loops * min_time / max(dt, 1e-9) * 1.2)))
-    best = dt / loops
-    for _ in range(repeats - 1):
-        t0 = time.perf_counter()
-        for _ in range(loops):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / loops)
-    return best
-
-
 def _calibrate(fn, min_time: float, max_loops: int) -> int:
     """Loops of fn() that take at least min_time."""
     fn()
@@ -40,6 +19,22 @@ def _calibrate(fn, min_time: float, max_loops: int) -> int:
         if dt >= min_time or loops >= max_loops:
             return loops
         loops = min(max_loops, max(loops * 2, int(loops * min_time / max(dt, 1e-9) * 1.2)))
+
+
+def _best_of(fn, loops: int, repeats: int) -> float:
+    """Seconds per call of fn(): the fastest of `repeats` back-to-back loops of `loops` calls."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        best = min(best, time.perf_counter() - t0)
+    return best / loops
+
+
+def best_time(fn, min_time: float = 0.02, repeats: int = 5, max_loops: int = 1 << 20) -> float:
+    """Seconds per call of `fn()`: best of `repeats` loops of >= `min_time`."""
+    return _best_of(fn, _calibrate(fn, min_time, max_loops), repeats)
 
 
 def interleaved(fns: dict, rounds: int = 21, min_time: float = 0.005, seed: int = 0,
@@ -56,14 +51,7 @@ def interleaved(fns: dict, rounds: int = 21, min_time: float = 0.005, seed: int 
     for _ in range(rounds):
         rng.shuffle(names)
         for k in names:
-            f, n = fns[k], loops[k]
-            best = float("inf")
-            for _ in range(inner):
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    f()
-                best = min(best, time.perf_counter() - t0)
-            out[k].append(best / n)
+            out[k].append(_best_of(fns[k], loops[k], inner))
     return out
 
 
