@@ -44,3 +44,16 @@ class BaseSession:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class ProcessSession(BaseSession):
+    """A board that is a process of ours (`proc`): an emulator."""
+
+    proc: subprocess.Popen
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc.poll() is None

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import BoardError, InputError, ToolMissing
 from ..resources import build_dir, micropython_dir
-from . import BaseSession, die_with_parent, stop_process
+from . import ProcessSession, die_with_parent, stop_process
 
 QEMU = "qemu-system-arm"
 MODULES = ("bnrt_tiny", "bnrt_tiny_cmd", "bnrt_tiny_main")
@@ -156,18 +156,11 @@ class Repl:
         return text.decode(errors="replace")
 
 
-class Session(BaseSession):
+class Session(ProcessSession):
     def __init__(self, board, proc, port: int):
         self.board, self.proc, self.port = board, proc, port
         self.url = f"paced://127.0.0.1:{port}?chunk={CHUNK}&gap_ms={CHUNK_GAP * 1000:g}"
         self.detached = False
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
 
     def connect(self) -> Repl:
         deadline = time.monotonic() + BOOT_TIMEOUT

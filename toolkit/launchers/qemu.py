@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from ..errors import BoardError, ToolMissing
-from . import BaseSession, die_with_parent, stop_process
+from . import ProcessSession, die_with_parent, stop_process
 
 QEMU = "qemu-system-arm"
 QEMU_PACKAGE = "qemu-system-arm"
@@ -46,7 +46,7 @@ def qemu_command(board, elf: Path, port: int) -> list[str]:
             *board.get("qemu.extra_args", [])]
 
 
-class Session(BaseSession):
+class Session(ProcessSession):
     """A running emulator.  `url` is for serial.serial_for_url; `info` is the
     board's INFO answer (toolkit.protocol.client.BoardInfo)."""
 
@@ -56,13 +56,6 @@ class Session(BaseSession):
         self.detached = False
         self.keep_log = False      # kept when the start failed: the error names it
         self._timer: threading.Timer | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
 
     def stop(self) -> None:
         if self._timer is not None:
