@@ -87,9 +87,14 @@ def _merge(calls: list[Call]) -> tuple[np.ndarray, np.ndarray]:
     return xs[0], ys[0]
 
 
+def merged(calls: dict[str, list[Call]]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """capture_calls() output as [(name, x, y), ...] per layer, calls joined."""
+    return [(name, *_merge(c)) for name, c in calls.items()]
+
+
 def capture(model, inputs) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """[(name, x, y), ...] per layer; see the module docstring."""
-    return [(name, *_merge(calls)) for name, calls in capture_calls(model, inputs).items()]
+    return merged(capture_calls(model, inputs))
 
 
 def capture_calls(model, inputs) -> dict[str, list[Call]]:

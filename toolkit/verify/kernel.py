@@ -243,7 +243,7 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, dtype: str = "f32", bo
     import torch
 
     from ..model.bn import find_bn
-    from ..model.capture import capture
+    from ..model.capture import capture_calls, merged
     from ..model.fold import cpu_capability
     from .run import _train_gap
 
@@ -257,13 +257,14 @@ def verify_kernel(model, inputs, kernel: Kernel | str, *, dtype: str = "f32", bo
     if dtype not in ("f32", "s8"):
         raise InputError(f"--kernel has an f32 and an s8 signature, not {dtype}", "use --dtype f32 or s8")
     image = build_harness(b, kernel, cflags, dtype) if port is None else None
-    captured = capture(model, inputs)
+    calls = capture_calls(model, inputs)      # one forward pass, also for the s8 calibration
+    captured = merged(calls)
     bns = find_bn(model)
     blob_layers = []
     if dtype == "s8":       # the quantization `toolkit export --dtype s8` chooses for these inputs
         from ..format.reader import read_model
         from ..model.export import export
-        exported = export(model, dtype="s8", layout="nchw", calib=inputs)
+        exported = export(model, dtype="s8", layout="nchw", calib=inputs, captured=calls)
         blob_layers = read_model(exported.blob).layers
     modules = dict(model.named_modules()) if isinstance(model, torch.nn.Module) else {}
     report = {"board": board, "dtype": dtype, "layout": "nchw", "kernel": kernel.text,
