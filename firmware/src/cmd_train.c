@@ -52,6 +52,14 @@ static void wrf32(uint8_t *p, float v)
     wr32(p, bits);
 }
 
+/* What the parser accepts in an f32 parameter: exponent not all ones (no inf, no NaN). */
+static int finite_f32(float v)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return ((bits >> 23) & 0xFFu) != 0xFFu;
+}
+
 static bnrt_status_t setup(bnrt_train_t *t, const uint8_t *p, size_t n)
 {
     uint32_t channels, c;
@@ -301,6 +309,7 @@ bnrt_status_t bnrt_cmd_freeze(const bnrt_train_t *t, bnrt_model_t *model, uint8_
     bnrt_status_t st;
     size_t offset;
     uint32_t c, size;
+    int pass;
     float a, b;
 
     if (t == NULL || p == NULL || out == NULL || out_len == NULL)
@@ -321,14 +330,23 @@ bnrt_status_t bnrt_cmd_freeze(const bnrt_train_t *t, bnrt_model_t *model, uint8_
     if (layer.channels != t->channels)
         return BNRT_ERR_CHANNELS;
     offset = (size_t)((const uint8_t *)layer.params - blob);
-    for (c = 0; c < t->channels; c++) {
-        st = bnrt_bn_train_fold_f32(1u, &t->weight[c], &t->bias[c], &t->running_mean[c],
-                                    &t->running_var[c], t->eps,
-                                    (layer.flags & BNRT_LAYER_FLAG_FMA) != 0u, &a, &b);
-        if (st != BNRT_OK)
-            return st;
-        wrf32(blob + offset + 4u * c, a);
-        wrf32(blob + offset + 4u * (t->channels + c), b);
+    /* Two passes: the active blob is written only when every folded value is
+     * one the parser accepts (finite), so a refused FREEZE leaves it intact. */
+    for (pass = 0; pass < 2; pass++) {
+        for (c = 0; c < t->channels; c++) {
+            st = bnrt_bn_train_fold_f32(1u, &t->weight[c], &t->bias[c], &t->running_mean[c],
+                                        &t->running_var[c], t->eps,
+                                        (layer.flags & BNRT_LAYER_FLAG_FMA) != 0u, &a, &b);
+            if (st != BNRT_OK)
+                return st;
+            if (pass == 0) {
+                if (!finite_f32(a) || !finite_f32(b))
+                    return BNRT_ERR_NONFINITE;
+            } else {
+                wrf32(blob + offset + BNRT_DTYPE_SIZE_F32 * c, a);
+                wrf32(blob + offset + BNRT_DTYPE_SIZE_F32 * (t->channels + c), b);
+            }
+        }
     }
     size = model->size;
     wr32(blob + BNRT_CRC_OFFSET,
